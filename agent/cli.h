@@ -1,0 +1,42 @@
+/* The command-line front: the table of commands and shared helpers. */
+#pragma once
+
+#include <stdio.h>
+
+/* Exit status, as in SPEC.md. */
+enum {
+	AG_EXIT_OK = 0,
+	AG_EXIT_FAIL = 1,    /* runtime failure */
+	AG_EXIT_USAGE = 2,   /* usage or configuration error */
+	AG_EXIT_DEVICE = 3,  /* camera/device error */
+	AG_EXIT_NET = 4,     /* network/endpoint error after retries */
+};
+
+/*
+ * One command. name may be two words ("config check"). run() gets argv
+ * with argv[0] set to the command's name; it returns an AG_EXIT_* value.
+ * usage is the full help text printed by `fieldcam help NAME` and --help.
+ */
+struct ag_cmd {
+	const char *name;
+	const char *summary;
+	const char *usage;
+	int (*run)(int argc, char **argv);
+};
+
+/* Commands, one line each in cli.c's table. */
+int ag_cmd_config_check(int argc, char **argv);
+int ag_cmd_version(int argc, char **argv);
+
+extern const char ag_usage_config_check[];
+extern const char ag_usage_version[];
+
+/* Entry point used by main(): dispatch argv to a command. */
+int ag_cli_main(int argc, char **argv);
+
+/* True if any argument is -h or --help (commands call it first). */
+int ag_cli_wants_help(int argc, char **argv);
+/* Print "usage error" line for a command: "fieldcam NAME: MSG (see fieldcam help NAME)". */
+void ag_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print a command's help text to f. */
+void ag_cli_print_help(const char *cmd, FILE *f);

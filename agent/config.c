@@ -1,0 +1,2 @@
+/* (being written: the configuration loader) */
+#include "ag.h"
