@@ -9,6 +9,8 @@
 static const struct ag_cmd commands[] = {
 	{ "config check", "validate a config file and print the effective config",
 	  ag_usage_config_check, ag_cmd_config_check },
+	{ "config keys", "list every configuration key with default and range",
+	  ag_usage_config_keys, ag_cmd_config_keys },
 	{ "version", "print versions of fieldcam and its libraries",
 	  ag_usage_version, ag_cmd_version },
 };

@@ -26,9 +26,11 @@ struct ag_cmd {
 
 /* Commands, one line each in cli.c's table. */
 int ag_cmd_config_check(int argc, char **argv);
+int ag_cmd_config_keys(int argc, char **argv);
 int ag_cmd_version(int argc, char **argv);
 
 extern const char ag_usage_config_check[];
+extern const char ag_usage_config_keys[];
 extern const char ag_usage_version[];
 
 /* Entry point used by main(): dispatch argv to a command. */

@@ -1,3 +1,92 @@
+#define AG_LOG_TAG "config"
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ag.h"
 #include "cli.h"
-const char ag_usage_config_check[] = "usage: fieldcam config check -c FILE\n";
-int ag_cmd_config_check(int argc, char **argv) { (void)argc; (void)argv; return AG_EXIT_FAIL; }
+#include "config.h"
+
+const char ag_usage_config_check[] =
+	"usage: fieldcam config check -c FILE [--quiet]\n"
+	"\n"
+	"Validate a configuration file. Every problem is reported, one line each,\n"
+	"naming the key and what was expected; then the exit status is 2. A valid\n"
+	"file prints the effective configuration (defaults filled in) as JSON on\n"
+	"standard output and \"configuration OK\" on standard error.\n"
+	"\n"
+	"  -c, --config FILE   the configuration file (JSON)\n"
+	"  -q, --quiet         print nothing on success, only the exit status\n"
+	"\n"
+	"See 'fieldcam config keys' for every key, its default and range.\n";
+
+const char ag_usage_config_keys[] =
+	"usage: fieldcam config keys\n"
+	"\n"
+	"List every configuration key with its type, default, range and meaning.\n";
+
+int ag_cmd_config_check(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL;
+	int quiet = 0, ch;
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":c:q", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': path = optarg; break;
+		case 'q': quiet = 1; break;
+		case ':':
+			ag_cli_usage_error(argv[0], "option %s needs a value", argv[optind - 1]);
+			return AG_EXIT_USAGE;
+		default:
+			ag_cli_usage_error(argv[0], "unknown option '%s'", argv[optind - 1]);
+			return AG_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		ag_cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+		return AG_EXIT_USAGE;
+	}
+	if (!path) {
+		ag_cli_usage_error(argv[0], "missing -c FILE");
+		return AG_EXIT_USAGE;
+	}
+	struct ag_config cfg;
+	struct ag_cfg_report rep = { 0 };
+	int rc = ag_config_load(&cfg, path, &rep);
+	ag_cfg_report_print(&rep, stderr);
+	ag_cfg_report_free(&rep);
+	if (rc == AG_ENOMEM) {
+		fprintf(stderr, "config: out of memory\n");
+		return AG_EXIT_FAIL;
+	}
+	if (rc < 0) {
+		ag_config_free(&cfg);
+		return AG_EXIT_USAGE;
+	}
+	if (!quiet) {
+		char *json = ag_config_to_json(&cfg);
+		if (json) {
+			printf("%s\n", json);
+			free(json);
+		}
+		fprintf(stderr, "%s: configuration OK\n", path);
+	}
+	ag_config_free(&cfg);
+	return AG_EXIT_OK;
+}
+
+int ag_cmd_config_keys(int argc, char **argv)
+{
+	if (argc > 1) {
+		ag_cli_usage_error(argv[0], "unexpected argument '%s'", argv[1]);
+		return AG_EXIT_USAGE;
+	}
+	ag_config_print_keys(stdout);
+	return AG_EXIT_OK;
+}
