@@ -205,3 +205,22 @@ char *ag_strdup(const char *s);
 char *ag_asprintf(const char *fmt, ...) AG_PRINTF(1, 2);
 /* Bounded copy that always terminates; returns strlen(src). */
 size_t ag_strlcpy(char *dst, const char *src, size_t size);
+
+/* ---- events ---------------------------------------------------------- */
+
+/*
+ * A flag threads can sleep on: ag_event_wait_ms() returns early when the
+ * event is set (e.g. "stop", or "work arrived"). Monotonic clock, so NTP
+ * steps do not stretch or cut waits. ag_event_set() is thread safe but not
+ * async-signal-safe (signals are taken by sigwait in the main thread).
+ */
+struct ag_event {
+	void *impl; /* private */
+};
+int ag_event_init(struct ag_event *ev);
+void ag_event_cleanup(struct ag_event *ev);
+void ag_event_set(struct ag_event *ev);
+void ag_event_clear(struct ag_event *ev);
+bool ag_event_is_set(struct ag_event *ev);
+/* Wait up to ms for the event. Returns true if it is set. Does not clear. */
+bool ag_event_wait_ms(struct ag_event *ev, uint64_t ms);

@@ -1,6 +1,7 @@
 /* Unit tests of the base library: sizes, durations, CRC-32C, files, logging. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -233,6 +234,39 @@ static void test_strings(void **state)
 	assert_true(ag_now_ms() >= a + 2);
 }
 
+struct setter {
+	struct ag_event *ev;
+	uint64_t delay_ms;
+};
+
+static void *set_later(void *arg)
+{
+	struct setter *s = arg;
+	ag_sleep_ms(s->delay_ms);
+	ag_event_set(s->ev);
+	return NULL;
+}
+
+static void test_event(void **state)
+{
+	(void)state;
+	struct ag_event ev;
+	assert_int_equal(ag_event_init(&ev), 0);
+	assert_false(ag_event_is_set(&ev));
+	assert_false(ag_event_wait_ms(&ev, 5)); /* times out */
+	/* a set from another thread wakes a long wait early */
+	struct setter s = { &ev, 20 };
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, set_later, &s), 0);
+	assert_true(ag_event_wait_ms(&ev, 60000));
+	pthread_join(t, NULL);
+	assert_true(ag_event_wait_ms(&ev, 0)); /* stays set */
+	ag_event_clear(&ev);
+	assert_false(ag_event_is_set(&ev));
+	ag_event_cleanup(&ev);
+	ag_event_cleanup(&ev); /* twice is harmless */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -245,6 +279,7 @@ int main(void)
 		cmocka_unit_test(test_log),
 		cmocka_unit_test(test_ratelimit),
 		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_event),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
