@@ -1,0 +1,124 @@
+#define AG_LOG_TAG "results"
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ag.h"
+#include "stg.h"
+
+struct stg_results {
+	int fd;
+	bool fsync_each;
+	char *path;
+	char *line;
+	size_t cap;
+};
+
+int stg_results_open(const char *path, bool fsync_each, struct stg_results **out)
+{
+	struct stg_results *r = calloc(1, sizeof(*r));
+	if (!r)
+		return AG_ENOMEM;
+	r->fsync_each = fsync_each;
+	r->path = strdup(path);
+	r->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (r->fd < 0 || !r->path) {
+		int e = errno;
+		ag_log_warn("%s: cannot open results file", path);
+		stg_results_close(r);
+		return r->path ? ag_errno_code(e) : AG_ENOMEM;
+	}
+	*out = r;
+	return 0;
+}
+
+int stg_results_append(struct stg_results *r, const char *line)
+{
+	size_t n = strlen(line);
+	if (memchr(line, '\n', n))
+		return AG_EINVAL;
+	if (n + 2 > r->cap) {
+		char *nl = realloc(r->line, n + 2);
+		if (!nl)
+			return AG_ENOMEM;
+		r->line = nl;
+		r->cap = n + 2;
+	}
+	memcpy(r->line, line, n);
+	r->line[n] = '\n';
+	/* one write with O_APPEND: lines from concurrent writers never interleave */
+	int rc = ag_write_all(r->fd, r->line, n + 1);
+	if (rc == 0 && r->fsync_each && fdatasync(r->fd) < 0)
+		rc = ag_errno_code(errno);
+	if (rc < 0)
+		ag_log_warn("%s: result not written", r->path);
+	return rc;
+}
+
+void stg_results_close(struct stg_results *r)
+{
+	if (!r)
+		return;
+	if (r->fd >= 0) {
+		if (fdatasync(r->fd) < 0 && errno != EINVAL)
+			ag_log_warn("%s: fdatasync", r->path);
+		close(r->fd);
+	}
+	free(r->path);
+	free(r->line);
+	free(r);
+}
+
+static int state_path(const char *dir, const char *name, char *buf, size_t len)
+{
+	if (!*name || name[0] == '.')
+		return AG_EINVAL;
+	for (const char *p = name; *p; p++)
+		if (!(( *p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '-' || *p == '_' || *p == '.'))
+			return AG_EINVAL;
+	if ((size_t)snprintf(buf, len, "%s/%s.json", dir, name) >= len)
+		return AG_ETOOBIG;
+	return 0;
+}
+
+int stg_state_write(const char *dir, const char *name, const char *json)
+{
+	char path[PATH_MAX];
+	int rc = state_path(dir, name, path, sizeof(path));
+	if (rc < 0)
+		return rc;
+	if ((rc = ag_mkdir_p(dir, 0750)) < 0)
+		return rc;
+	rc = ag_file_replace(path, json, strlen(json), 0640);
+	if (rc < 0)
+		ag_log_warn("%s: state not written", path);
+	return rc;
+}
+
+int stg_state_read(const char *dir, const char *name, char **json)
+{
+	char path[PATH_MAX];
+	int rc = state_path(dir, name, path, sizeof(path));
+	if (rc < 0)
+		return rc;
+	return ag_file_read(path, 16u << 20, json, NULL);
+}
+
+int stg_state_remove(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	int rc = state_path(dir, name, path, sizeof(path));
+	if (rc < 0)
+		return rc;
+	if (unlink(path) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return ag_errno_code(errno);
+	}
+	return ag_fsync_dir(dir);
+}
