@@ -495,6 +495,8 @@ static int recover(struct stg_spool *sp)
 		}
 	}
 	free(firsts);
+	if (sp->cursor == 0)
+		sp->cursor = 1; /* sequence numbers start at 1 */
 	sp->next_seq = max_seq + 1;
 	if (sp->cursor > sp->next_seq)
 		sp->next_seq = sp->cursor;

@@ -1,2 +1,9 @@
 # storage/: the spool, results log, state files.
 fc_unit_test(test_storage SOURCES unit/test_storage.c LIBS fieldcam_storage)
+
+# SIGKILL at random moments; every reported durable record must survive.
+add_executable(crash_spool crash/crash_spool.c)
+target_link_libraries(crash_spool PRIVATE fieldcam_storage)
+set(FIELDCAM_CRASH_KILLS 300 CACHE STRING "kills in the spool crash test")
+add_test(NAME crash_spool COMMAND crash_spool ${FIELDCAM_CRASH_KILLS})
+set_tests_properties(crash_spool PROPERTIES LABELS "crash")
