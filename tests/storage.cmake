@@ -7,3 +7,6 @@ target_link_libraries(crash_spool PRIVATE fieldcam_storage)
 set(FIELDCAM_CRASH_KILLS 300 CACHE STRING "kills in the spool crash test")
 add_test(NAME crash_spool COMMAND crash_spool ${FIELDCAM_CRASH_KILLS})
 set_tests_properties(crash_spool PROPERTIES LABELS "crash")
+
+fc_fuzz_target(fuzz_spool SOURCES fuzz/fuzz_spool.c LIBS fieldcam_storage
+  CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/spool)
