@@ -7,6 +7,7 @@
 #include "cli.h"
 
 static const struct ag_cmd commands[] = {
+	{ "capture", "grab frames to JPEG files", ag_usage_capture, ag_cmd_capture },
 	{ "config check", "validate a config file and print the effective config",
 	  ag_usage_config_check, ag_cmd_config_check },
 	{ "config keys", "list every configuration key with default and range",
