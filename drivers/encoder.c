@@ -6,6 +6,7 @@
  * through. Buffers are kept and only grow.
  */
 #define AG_LOG_TAG "encoder"
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <turbojpeg.h>
@@ -221,7 +222,11 @@ static int to_planes(struct drv_encoder *e, const struct drv_frame *f, unsigned 
 	return 0;
 }
 
-/* Find the end of a JPEG: the last EOI, ignoring trailing padding. */
+/*
+ * Check a JPEG's structure: SOI, marker segments with sane lengths up to
+ * SOS, a frame header (SOF) before it, and EOI at the end (trailing zero
+ * padding, which some cameras add, is not counted). Sets the real length.
+ */
 static int jpeg_check(const uint8_t *p, size_t len, size_t *real_len)
 {
 	if (len < 4 || p[0] != 0xFF || p[1] != 0xD8)
@@ -231,6 +236,30 @@ static int jpeg_check(const uint8_t *p, size_t len, size_t *real_len)
 		n--;
 	if (n < 4 || p[n - 2] != 0xFF || p[n - 1] != 0xD9)
 		return AG_ECORRUPT;
+	size_t i = 2;
+	bool sof = false;
+	for (;;) {
+		if (i + 4 > n || p[i] != 0xFF)
+			return AG_ECORRUPT;
+		while (i < n && p[i] == 0xFF)
+			i++; /* fill bytes */
+		if (i + 3 > n)
+			return AG_ECORRUPT;
+		uint8_t m = p[i++];
+		if (m == 0xD8 || m == 0xD9 || (m >= 0xD0 && m <= 0xD7) || m == 0x00)
+			return AG_ECORRUPT; /* no SOS before these */
+		size_t seg = (size_t)p[i] << 8 | p[i + 1];
+		if (seg < 2 || i + seg > n - 2)
+			return AG_ECORRUPT;
+		if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC)
+			sof = true;
+		if (m == 0xDA) {
+			if (!sof)
+				return AG_ECORRUPT;
+			break;
+		}
+		i += seg;
+	}
 	*real_len = n;
 	return 0;
 }
@@ -261,7 +290,7 @@ int drv_encoder_reencode(struct drv_encoder *e, const uint8_t *jpeg, size_t len,
 	if (quality < 1 || quality > 100 || (downscale != 1 && downscale != 2 && downscale != 4))
 		return AG_EINVAL;
 	if (jpeg_check(jpeg, len, &n) < 0 ||
-	    tjDecompressHeader3(e->d, jpeg, (unsigned long)n, &w, &h, &ss, &cs) < 0)
+	    tjDecompressHeader3(e->d, jpeg, (unsigned long)n, &w, &h, &ss, &cs) < 0 || w <= 0 || h <= 0)
 		return AG_ECORRUPT;
 	if (ss < 0 || ss == TJSAMP_440 || ss == TJSAMP_411)
 		ss = TJSAMP_420;
@@ -298,7 +327,8 @@ int drv_encoder_encode(struct drv_encoder *e, const struct drv_frame *f, const u
 		size_t n;
 		int w, h, jss, cs;
 		if (jpeg_check(f->plane[0], f->size, &n) < 0 ||
-		    tjDecompressHeader3(e->d, f->plane[0], (unsigned long)n, &w, &h, &jss, &cs) < 0)
+		    tjDecompressHeader3(e->d, f->plane[0], (unsigned long)n, &w, &h, &jss, &cs) < 0 ||
+		    w <= 0 || h <= 0)
 			return AG_ECORRUPT;
 		if (s == 1) {
 			*jpeg = f->plane[0];

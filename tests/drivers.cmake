@@ -1,0 +1,4 @@
+# drivers/: sources and the encoder.
+fc_unit_test(test_drivers SOURCES unit/test_drivers.c LIBS fieldcam_drivers fc::turbojpeg)
+fc_fuzz_target(fuzz_mjpeg SOURCES fuzz/fuzz_mjpeg.c LIBS fieldcam_drivers
+  CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/mjpeg)

@@ -1,0 +1,345 @@
+/* Sources and the encoder: every pixel format against a reference image. */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <turbojpeg.h>
+
+#include "ag.h"
+#include "drv.h"
+
+#define W 64
+#define H 48
+
+/* Reference image in full-resolution Y, U, V (4:4:4), smooth so that
+ * subsampling loses little. */
+static uint8_t ry[H][W], ru[H][W], rv[H][W];
+
+static void make_reference(void)
+{
+	for (int y = 0; y < H; y++)
+		for (int x = 0; x < W; x++) {
+			ry[y][x] = (uint8_t)(40 + x * 2 + y);
+			ru[y][x] = (uint8_t)(100 + x / 2);
+			rv[y][x] = (uint8_t)(150 - y / 2);
+		}
+}
+
+/* Chroma of the 2x2 (or 2x1) cell at (x, y), as a camera would give it. */
+static uint8_t cu(int x, int y) { return ru[y & ~1][x & ~1]; }
+static uint8_t cv(int x, int y) { return rv[y & ~1][x & ~1]; }
+
+static uint8_t buf[4][W * H * 3];
+
+static void build(enum drv_pixfmt fmt, struct drv_frame *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->fmt = fmt;
+	f->width = W;
+	f->height = H;
+	switch (fmt) {
+	case DRV_FMT_YUYV:
+	case DRV_FMT_UYVY:
+		for (int y = 0; y < H; y++)
+			for (int x = 0; x < W; x += 2) {
+				uint8_t *p = buf[0] + y * W * 2 + x * 2;
+				if (fmt == DRV_FMT_YUYV) {
+					p[0] = ry[y][x]; p[1] = cu(x, y); p[2] = ry[y][x + 1]; p[3] = cv(x, y);
+				} else {
+					p[0] = cu(x, y); p[1] = ry[y][x]; p[2] = cv(x, y); p[3] = ry[y][x + 1];
+				}
+			}
+		f->plane[0] = buf[0];
+		f->stride[0] = W * 2;
+		break;
+	case DRV_FMT_NV12:
+	case DRV_FMT_YU12:
+	case DRV_FMT_GREY:
+		for (int y = 0; y < H; y++)
+			memcpy(buf[0] + y * W, ry[y], W);
+		f->plane[0] = buf[0];
+		f->stride[0] = W;
+		for (int y = 0; y < H / 2; y++)
+			for (int x = 0; x < W / 2; x++) {
+				if (fmt == DRV_FMT_NV12) {
+					buf[1][y * W + x * 2] = cu(x * 2, y * 2);
+					buf[1][y * W + x * 2 + 1] = cv(x * 2, y * 2);
+				} else {
+					buf[1][y * (W / 2) + x] = cu(x * 2, y * 2);
+					buf[2][y * (W / 2) + x] = cv(x * 2, y * 2);
+				}
+			}
+		f->plane[1] = buf[1];
+		f->plane[2] = buf[2];
+		f->stride[1] = fmt == DRV_FMT_NV12 ? W : W / 2;
+		f->stride[2] = W / 2;
+		break;
+	default:
+		fail();
+	}
+}
+
+/* Decode to YUV 4:4:4-equivalent planes and compare with the reference. */
+static void check_decoded(const uint8_t *jpeg, size_t len, unsigned s, bool colour)
+{
+	tjhandle d = tjInitDecompress();
+	int w, h, ss, cs;
+	assert_int_equal(tjDecompressHeader3(d, jpeg, (unsigned long)len, &w, &h, &ss, &cs), 0);
+	assert_int_equal(w, W / (int)s);
+	assert_int_equal(h, H / (int)s);
+	static uint8_t rgb[W * H * 3];
+	assert_int_equal(tjDecompress2(d, jpeg, (unsigned long)len, rgb, w, 0, h, TJPF_RGB, TJFLAG_ACCURATEDCT), 0);
+	tjDestroy(d);
+	int worst = 0;
+	for (int y = 0; y < h; y++)
+		for (int x = 0; x < w; x++) {
+			/* reference: average of the s x s block, converted to RGB */
+			double Y = 0, U = 0, V = 0;
+			for (unsigned dy = 0; dy < s; dy++)
+				for (unsigned dx = 0; dx < s; dx++) {
+					Y += ry[y * (int)s + (int)dy][x * (int)s + (int)dx];
+					U += cu(x * (int)s + (int)dx, y * (int)s + (int)dy);
+					V += cv(x * (int)s + (int)dx, y * (int)s + (int)dy);
+				}
+			Y /= s * s;
+			U = colour ? U / (s * s) - 128 : 0;
+			V = colour ? V / (s * s) - 128 : 0;
+			double ref[3] = { Y + 1.402 * V, Y - 0.344136 * U - 0.714136 * V, Y + 1.772 * U };
+			for (int c = 0; c < 3; c++) {
+				double r = ref[c] < 0 ? 0 : ref[c] > 255 ? 255 : ref[c];
+				int diff = abs((int)rgb[(y * w + x) * 3 + c] - (int)(r + 0.5));
+				if (diff > worst)
+					worst = diff;
+			}
+		}
+	/* quality 100: only rounding and the DCT's small error remain */
+	if (worst > 6) {
+		print_error("worst channel difference %d\n", worst);
+		fail();
+	}
+}
+
+static void test_formats(void **state)
+{
+	(void)state;
+	make_reference();
+	static const enum drv_pixfmt fmts[] = { DRV_FMT_YUYV, DRV_FMT_UYVY, DRV_FMT_NV12, DRV_FMT_YU12, DRV_FMT_GREY };
+	static const enum drv_subsamp sss[] = { DRV_SUBSAMP_420, DRV_SUBSAMP_422, DRV_SUBSAMP_444 };
+	static const unsigned scales[] = { 1, 2, 4 };
+	for (size_t fi = 0; fi < AG_NELEM(fmts); fi++)
+		for (size_t si = 0; si < AG_NELEM(sss); si++)
+			for (size_t ki = 0; ki < AG_NELEM(scales); ki++) {
+				struct drv_encoder_config ec = { 100, sss[si], scales[ki] };
+				struct drv_encoder *e;
+				assert_int_equal(drv_encoder_create(&ec, &e), 0);
+				struct drv_frame f;
+				build(fmts[fi], &f);
+				const uint8_t *jpeg;
+				size_t len;
+				assert_int_equal(drv_encoder_encode(e, &f, &jpeg, &len), 0);
+				print_message("%s subsampling %d scale 1/%u\n", drv_pixfmt_name(fmts[fi]), (int)sss[si], scales[ki]);
+				check_decoded(jpeg, len, scales[ki], fmts[fi] != DRV_FMT_GREY);
+				/* the same buffers serve the next frame */
+				const uint8_t *again;
+				assert_int_equal(drv_encoder_encode(e, &f, &again, &len), 0);
+				assert_ptr_equal(again, jpeg);
+				drv_encoder_destroy(e);
+			}
+}
+
+static void test_mjpeg(void **state)
+{
+	(void)state;
+	make_reference();
+	struct drv_encoder_config ec;
+	drv_encoder_config_defaults(&ec);
+	struct drv_encoder *e;
+	assert_int_equal(drv_encoder_create(&ec, &e), 0);
+	struct drv_frame f;
+	build(DRV_FMT_YU12, &f);
+	const uint8_t *jpeg;
+	size_t len;
+	assert_int_equal(drv_encoder_encode(e, &f, &jpeg, &len), 0);
+	uint8_t *copy = malloc(len + 8);
+	memcpy(copy, jpeg, len);
+	struct drv_frame m = { .fmt = DRV_FMT_MJPEG, .width = W, .height = H };
+	m.plane[0] = copy;
+	m.size = len;
+	/* passed through byte for byte */
+	const uint8_t *out;
+	size_t olen;
+	assert_int_equal(drv_encoder_encode(e, &m, &out, &olen), 0);
+	assert_ptr_equal(out, copy);
+	assert_int_equal(olen, len);
+	/* padding after EOI, as some cameras send, is cut off */
+	memset(copy + len, 0, 8);
+	m.size = len + 8;
+	assert_int_equal(drv_encoder_encode(e, &m, &out, &olen), 0);
+	assert_int_equal(olen, len);
+	/* truncated, no EOI, no SOI, garbage */
+	m.size = len / 2;
+	assert_int_equal(drv_encoder_encode(e, &m, &out, &olen), AG_ECORRUPT);
+	m.size = len - 2;
+	assert_int_equal(drv_encoder_encode(e, &m, &out, &olen), AG_ECORRUPT);
+	copy[0] = 0;
+	m.size = len;
+	assert_int_equal(drv_encoder_encode(e, &m, &out, &olen), AG_ECORRUPT);
+	memset(copy, 0x5A, len);
+	copy[0] = 0xFF; copy[1] = 0xD8; copy[len - 2] = 0xFF; copy[len - 1] = 0xD9;
+	assert_int_equal(drv_encoder_encode(e, &m, &out, &olen), AG_ECORRUPT);
+	free(copy);
+	/* re-encode smaller */
+	assert_int_equal(drv_encoder_encode(e, &f, &jpeg, &len), 0);
+	copy = malloc(len);
+	memcpy(copy, jpeg, len);
+	assert_int_equal(drv_encoder_reencode(e, copy, len, 50, 2, &out, &olen), 0);
+	unsigned w, h;
+	assert_int_equal(drv_jpeg_size(out, olen, &w, &h), 0);
+	assert_int_equal(w, W / 2);
+	assert_int_equal(h, H / 2);
+	assert_true(olen < len);
+	free(copy);
+	drv_encoder_destroy(e);
+}
+
+static void test_testpattern(void **state)
+{
+	(void)state;
+	struct drv_source_config sc;
+	drv_source_config_defaults(&sc);
+	sc.device = "testpattern";
+	sc.width = 320;
+	sc.height = 240;
+	struct drv_source *src;
+	assert_int_equal(drv_source_open(&sc, &src), 0);
+	struct drv_frame a, b;
+	assert_int_equal(drv_source_grab(src, &a, 100), 0);
+	static uint8_t first[320 * 240];
+	memcpy(first, a.plane[0], sizeof(first));
+	assert_int_equal(drv_source_grab(src, &b, 100), 0);
+	assert_int_equal(b.width, 320);
+	assert_true(b.sequence == a.sequence + 1);
+	assert_true(memcmp(first, b.plane[0], sizeof(first)) != 0); /* it moves */
+	/* not flat: a JPEG of it is not tiny */
+	struct drv_encoder_config ec;
+	drv_encoder_config_defaults(&ec);
+	struct drv_encoder *e;
+	assert_int_equal(drv_encoder_create(&ec, &e), 0);
+	const uint8_t *jpeg;
+	size_t len;
+	assert_int_equal(drv_encoder_encode(e, &b, &jpeg, &len), 0);
+	assert_true(len > 5000);
+	drv_encoder_destroy(e);
+	drv_source_close(src);
+	sc.width = 321;
+	assert_int_equal(drv_source_open(&sc, &src), AG_EINVAL);
+	sc.width = 320;
+	sc.device = "video0";
+	assert_int_equal(drv_source_open(&sc, &src), AG_EINVAL);
+}
+
+static void test_files_source(void **state)
+{
+	(void)state;
+	char dir[64];
+	snprintf(dir, sizeof(dir), "/tmp/fc-files-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	char path[128];
+	/* a P5 grey image, a P6 colour image, a JPEG, junk and an unrelated file */
+	snprintf(path, sizeof(path), "%s/a.pgm", dir);
+	FILE *fp = fopen(path, "wb");
+	fprintf(fp, "P5\n# comment\n4 2\n255\n");
+	fwrite("\x10\x20\x30\x40\x50\x60\x70\x80", 1, 8, fp);
+	fclose(fp);
+	snprintf(path, sizeof(path), "%s/b.ppm", dir);
+	fp = fopen(path, "wb");
+	fprintf(fp, "P6 2 2 255\n");
+	fwrite("\xff\x00\x00\x00\xff\x00\x00\x00\xff\xff\xff\xff", 1, 12, fp);
+	fclose(fp);
+	make_reference();
+	struct drv_encoder_config ec;
+	drv_encoder_config_defaults(&ec);
+	struct drv_encoder *e;
+	assert_int_equal(drv_encoder_create(&ec, &e), 0);
+	struct drv_frame f;
+	build(DRV_FMT_YU12, &f);
+	const uint8_t *jpeg;
+	size_t len;
+	assert_int_equal(drv_encoder_encode(e, &f, &jpeg, &len), 0);
+	snprintf(path, sizeof(path), "%s/c.jpg", dir);
+	assert_int_equal(ag_file_replace(path, jpeg, len, 0644), 0);
+	snprintf(path, sizeof(path), "%s/d.jpg", dir);
+	assert_int_equal(ag_file_replace(path, "not a jpeg", 10, 0644), 0);
+	snprintf(path, sizeof(path), "%s/notes.txt", dir);
+	assert_int_equal(ag_file_replace(path, "hello", 5, 0644), 0);
+
+	char dev[80];
+	snprintf(dev, sizeof(dev), "files:%s", dir);
+	struct drv_source_config sc;
+	drv_source_config_defaults(&sc);
+	sc.device = dev;
+	struct drv_source *src;
+	ag_log_set_level(AG_LOG_ERR);
+	assert_int_equal(drv_source_open(&sc, &src), 0);
+	/* name order, d.jpg skipped, then around again */
+	static const enum drv_pixfmt want[] = { DRV_FMT_GREY, DRV_FMT_RGB24, DRV_FMT_MJPEG, DRV_FMT_GREY };
+	for (size_t i = 0; i < AG_NELEM(want); i++) {
+		assert_int_equal(drv_source_grab(src, &f, 100), 0);
+		assert_int_equal(f.fmt, want[i]);
+		const uint8_t *out;
+		size_t olen;
+		assert_int_equal(drv_encoder_encode(e, &f, &out, &olen), 0);
+		unsigned w, h;
+		assert_int_equal(drv_jpeg_size(out, olen, &w, &h), 0);
+		assert_int_equal(w, f.width);
+	}
+	assert_int_equal(f.width, 4);
+	assert_int_equal(f.height, 2);
+	assert_int_equal(f.plane[0][7], 0x80);
+	drv_source_close(src);
+	drv_encoder_destroy(e);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	sc.device = "files:/nonexistent-folder";
+	assert_int_equal(drv_source_open(&sc, &src), AG_ENOENT);
+}
+
+static void test_parse(void **state)
+{
+	(void)state;
+	enum drv_pixfmt f;
+	assert_int_equal(drv_pixfmt_parse("nv12", &f), 0);
+	assert_int_equal(f, DRV_FMT_NV12);
+	assert_string_equal(drv_pixfmt_name(DRV_FMT_BGR24), "bgr24");
+	assert_int_equal(drv_pixfmt_parse("NV12", &f), AG_EINVAL);
+	enum drv_subsamp s;
+	assert_int_equal(drv_subsamp_parse("gray", &s), 0);
+	assert_int_equal(s, DRV_SUBSAMP_GRAY);
+	assert_int_equal(drv_subsamp_parse("411", &s), AG_EINVAL);
+	struct drv_encoder_config ec = { 0, DRV_SUBSAMP_420, 1 };
+	struct drv_encoder *e;
+	assert_int_equal(drv_encoder_create(&ec, &e), AG_EINVAL);
+	ec.quality = 80;
+	ec.downscale = 3;
+	assert_int_equal(drv_encoder_create(&ec, &e), AG_EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_formats),
+		cmocka_unit_test(test_mjpeg),
+		cmocka_unit_test(test_testpattern),
+		cmocka_unit_test(test_files_source),
+		cmocka_unit_test(test_parse),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
