@@ -7,6 +7,8 @@
 #include "cli.h"
 
 static const struct ag_cmd commands[] = {
+	{ "run", "the daemon: capture, spool, upload", ag_usage_run, ag_cmd_run },
+	{ "status", "spool depth, drops, last upload, last error", ag_usage_status, ag_cmd_status },
 	{ "capture", "grab frames to JPEG files", ag_usage_capture, ag_cmd_capture },
 	{ "config check", "validate a config file and print the effective config",
 	  ag_usage_config_check, ag_cmd_config_check },

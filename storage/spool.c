@@ -534,7 +534,7 @@ int stg_spool_open(const struct stg_spool_config *cfg, struct stg_spool **out)
 	}
 	if ((rc = recover(sp)) < 0)
 		goto fail;
-	if (sp->corrupt || sp->torn_bytes || sp->quarantined)
+	if (!cfg->readonly && (sp->corrupt || sp->torn_bytes || sp->quarantined))
 		ag_log_warnx("%s: recovered %" PRIu64 " segments; skipped %" PRIu64
 			     " corrupt records, cut %" PRIu64 " torn bytes, quarantined %" PRIu64 " segments",
 			     sp->dir, (uint64_t)sp->nseg, sp->corrupt, sp->torn_bytes, sp->quarantined);

@@ -1,0 +1,49 @@
+/* The daemon's shared state (cmd_run.c) and the uploader it drives. */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ag.h"
+#include "config.h"
+
+struct stg_spool;
+struct ag_uploader;
+
+#define AG_STATUS_FILE "status.json"
+
+struct ag_run {
+	const struct ag_config *cfg;
+	struct stg_spool *spool;
+	struct ag_uploader *up;
+	struct ag_event stop;         /* everyone stops */
+	struct ag_event work;         /* a record was appended */
+	struct ag_event capture_done; /* the capture thread ended */
+	uint64_t frames_limit;
+	uint64_t boot_epoch;          /* seconds: part of every record id */
+	uint64_t started_ms;
+	/* guarded by mu */
+	pthread_mutex_t mu;
+	char source_desc[128];
+	uint64_t captured, capture_errors, uploaded, rejected, upload_failures;
+	uint64_t last_capture_ms, last_upload_ms, next_retry_ms, last_error_ms;
+	char last_error[256];
+};
+
+/* Record the last error (one line) for the status file. */
+void ag_run_error(struct ag_run *r, const char *fmt, ...) AG_PRINTF(2, 3);
+
+/*
+ * The uploader for the configured upload.mode. create() checks what it
+ * needs (credentials, endpoint) and says what is wrong: AG_ECONFIG,
+ * AG_EUNSUPPORTED (a mode this build does not have), AG_ENOMEM.
+ */
+int ag_uploader_create(struct ag_run *r, struct ag_uploader **out);
+void *ag_uploader_main(void *arg); /* thread body; arg is the struct ag_run */
+/* Stop: wait up to timeout_ms for an in-flight request, then abandon it. */
+void ag_uploader_join(struct ag_uploader *u, pthread_t t, uint64_t timeout_ms);
+void ag_uploader_reload(struct ag_uploader *u);
+/* True when uploads failed for good (e.g. credentials refused). */
+bool ag_uploader_failed(struct ag_uploader *u);
+void ag_uploader_destroy(struct ag_uploader *u);
