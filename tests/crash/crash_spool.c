@@ -118,7 +118,9 @@ int main(int argc, char **argv)
 		uint64_t deadline = ag_now_us() + (uint64_t)(rand() % 25000);
 		char m[9];
 		size_t have = 0;
-		ag_sleep_ms((deadline - ag_now_us()) / 1000);
+		uint64_t now_us = ag_now_us();
+		if (deadline > now_us)
+			ag_sleep_ms((deadline - now_us) / 1000);
 		kill(pid, SIGKILL);
 		int st;
 		waitpid(pid, &st, 0);
