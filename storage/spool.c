@@ -69,6 +69,7 @@ struct stg_spool {
 	uint64_t copy_bytes;
 	bool copies_incomplete;
 	struct ag_ratelimit drop_rl;
+	struct ag_ratelimit nospc_rl;
 };
 
 void stg_spool_config_defaults(struct stg_spool_config *cfg)
@@ -199,6 +200,25 @@ static int cursor_write(struct stg_spool *sp, uint64_t cursor)
 		if (gen <= 2)
 			(void)ag_fsync_dir(sp->dir);
 	}
+	return rc;
+}
+
+/*
+ * Make sure the cursor file holds both slots, so that acknowledging later
+ * overwrites blocks that exist: a full file system must not stop delivery.
+ */
+static int cursor_prepare(struct stg_spool *sp)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/cursor", sp->dir);
+	struct stat st;
+	if (stat(path, &st) == 0 && st.st_size >= 2 * STG_CURSOR_SLOT)
+		return 0;
+	int rc = cursor_write(sp, sp->cursor);
+	if (rc == 0)
+		rc = cursor_write(sp, sp->cursor);
+	if (rc == 0)
+		rc = ag_fsync_dir(sp->dir);
 	return rc;
 }
 
@@ -521,6 +541,7 @@ int stg_spool_open(const struct stg_spool_config *cfg, struct stg_spool **out)
 	sp->dirfd = -1;
 	sp->dir = strdup(cfg->dir);
 	sp->drop_rl.interval_ms = 60000;
+	sp->nospc_rl.interval_ms = 60000;
 	pthread_mutex_init(&sp->mu, NULL);
 	int rc;
 	if (!sp->dir) {
@@ -533,6 +554,8 @@ int stg_spool_open(const struct stg_spool_config *cfg, struct stg_spool **out)
 		goto fail;
 	}
 	if ((rc = recover(sp)) < 0)
+		goto fail;
+	if (!cfg->readonly && (rc = cursor_prepare(sp)) < 0)
 		goto fail;
 	if (!cfg->readonly && (sp->corrupt || sp->torn_bytes || sp->quarantined))
 		ag_log_warnx("%s: recovered %" PRIu64 " segments; skipped %" PRIu64
@@ -613,43 +636,56 @@ static int open_new_segment(struct stg_spool *sp)
 	return 0;
 }
 
-/* Make room for need more bytes. */
+/*
+ * Drop the oldest sealed segment by policy, moving the cursor past its
+ * undelivered records (counted as drops). AG_EFULL when there is nothing
+ * to drop or on_full is pause_capture and it still holds undelivered records.
+ */
+static int drop_oldest(struct stg_spool *sp)
+{
+	size_t limit = sp->active ? sp->nseg - 1 : sp->nseg;
+	if (limit == 0)
+		return AG_EFULL;
+	struct segment *old = &sp->seg[0];
+	uint64_t lost = 0;
+	for (size_t i = 0; i < old->n; i++)
+		if (old->e[i].seq >= sp->cursor)
+			lost++;
+	if (lost && sp->cfg.on_full == STG_FULL_PAUSE_CAPTURE) {
+		if (!sp->full)
+			ag_log_warnx("%s: full (%" PRIu64 " bytes): capture paused until records are delivered",
+				     sp->dir, sp->disk_bytes);
+		sp->full = true;
+		return AG_EFULL;
+	}
+	uint64_t new_cursor = seg_last_seq(old) + 1;
+	if (new_cursor < sp->cursor)
+		new_cursor = sp->cursor;
+	if (lost) {
+		unsigned sup = 0;
+		if (ag_ratelimit_allow(&sp->drop_rl, ag_now_ms(), &sup))
+			ag_log_warnx("%s: full: dropped the oldest %" PRIu64 " undelivered records (%u more drop events not shown)",
+				     sp->dir, lost, sup);
+		sp->dropped += lost;
+		/* the cursor moves past them before their segment goes */
+		if (cursor_write(sp, new_cursor) < 0)
+			return AG_EIO;
+	}
+	sp->cursor = new_cursor;
+	size_t before = sp->nseg;
+	delete_delivered(sp);
+	return sp->nseg == before ? AG_EIO : 0; /* could not delete: do not loop */
+}
+
+/* Make room for need more bytes under max_bytes. */
 static int make_room(struct stg_spool *sp, uint64_t need)
 {
 	while (sp->disk_bytes + need > sp->cfg.max_bytes) {
-		size_t limit = sp->active ? sp->nseg - 1 : sp->nseg;
-		if (limit == 0)
-			return 0; /* only the active segment: it is below segment_bytes */
-		struct segment *old = &sp->seg[0];
-		uint64_t lost = 0;
-		for (size_t i = 0; i < old->n; i++)
-			if (old->e[i].seq >= sp->cursor)
-				lost++;
-		if (lost && sp->cfg.on_full == STG_FULL_PAUSE_CAPTURE) {
-			if (!sp->full)
-				ag_log_warnx("%s: full (%" PRIu64 " bytes): capture paused until records are delivered",
-					     sp->dir, sp->disk_bytes);
-			sp->full = true;
-			return AG_EFULL;
-		}
-		uint64_t new_cursor = seg_last_seq(old) + 1;
-		if (new_cursor < sp->cursor)
-			new_cursor = sp->cursor;
-		if (lost) {
-			unsigned sup = 0;
-			if (ag_ratelimit_allow(&sp->drop_rl, ag_now_ms(), &sup))
-				ag_log_warnx("%s: full: dropped the oldest %" PRIu64 " undelivered records (%u more drop events not shown)",
-					     sp->dir, lost, sup);
-			sp->dropped += lost;
-			/* the cursor moves past them before their segment goes */
-			if (cursor_write(sp, new_cursor) < 0)
-				return AG_EIO;
-		}
-		sp->cursor = new_cursor;
-		size_t before = sp->nseg;
-		delete_delivered(sp);
-		if (sp->nseg == before)
-			return AG_EIO; /* could not delete: do not loop */
+		if (!(sp->active ? sp->nseg - 1 : sp->nseg))
+			break; /* only the active segment: it is below segment_bytes */
+		int rc = drop_oldest(sp);
+		if (rc < 0)
+			return rc;
 	}
 	if (sp->full)
 		ag_log_info("%s: room again: capture resumes", sp->dir);
@@ -811,11 +847,25 @@ int stg_spool_append(struct stg_spool *sp, const void *payload, size_t len, cons
 	}
 	uint64_t q = sp->next_seq;
 	rc = write_record(sp, q, captured_ms, meta, (uint32_t)meta_len, payload, (uint32_t)len);
+	/* the file system is full before the spool is: apply on_full there too */
+	while (rc == AG_ENOSPC && drop_oldest(sp) == 0) {
+		if (sp->active && sp->seg[sp->nseg - 1].size + total > sp->cfg.segment_bytes &&
+		    sp->seg[sp->nseg - 1].size > 0 && (rc = open_new_segment(sp)) < 0)
+			break;
+		if (!sp->active && (rc = open_new_segment(sp)) < 0)
+			break;
+		rc = write_record(sp, q, captured_ms, meta, (uint32_t)meta_len, payload, (uint32_t)len);
+	}
 	if (rc < 0) {
-		if (rc == AG_ENOSPC)
-			ag_log_warnx("%s: file system full: record not written", sp->dir);
+		if (rc == AG_ENOSPC) {
+			unsigned sup = 0;
+			if (ag_ratelimit_allow(&sp->nospc_rl, ag_now_ms(), &sup))
+				ag_log_warnx("%s: file system full: record not written (%u more not shown)", sp->dir, sup);
+		}
 		goto out;
 	}
+	if (ag_ratelimit_reset(&sp->nospc_rl))
+		ag_log_info("%s: space on the file system again", sp->dir);
 	sp->next_seq++;
 	if (sp->cfg.sync != STG_SYNC_NONE)
 		keep_copy(sp, q, captured_ms, meta, (uint32_t)meta_len, payload, (uint32_t)len);

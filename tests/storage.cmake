@@ -10,3 +10,7 @@ set_tests_properties(crash_spool PROPERTIES LABELS "crash")
 
 fc_fuzz_target(fuzz_spool SOURCES fuzz/fuzz_spool.c LIBS fieldcam_storage
   CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/spool)
+
+# A really full file system (a 2 MiB tmpfs); skipped without root.
+fc_unit_test(test_storage_enospc SOURCES unit/test_storage_enospc.c LIBS fieldcam_storage)
+set_tests_properties(test_storage_enospc PROPERTIES SKIP_RETURN_CODE 77)

@@ -74,5 +74,23 @@ rc=$?
 rc=$?
 [ $rc = 2 ] && ok "--frames 0: exit 2" || bad "--frames 0: exit $rc"
 
+# 6. the file system fills up under the daemon: it drops by policy and runs on
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+	mkdir -p "$work/small"
+	sed -e "s|$work/spool|$work/small/spool|" -e 's|"max_bytes":"8MiB","segment_bytes":"256KiB"|"max_bytes":"64MiB","segment_bytes":"128KiB"|' \
+		-e 's|"interval":"100ms","width":320,"height":240|"interval":"100ms","width":1280,"height":720|' \
+		"$work/c.json" >"$work/small.json"
+	unshare -m sh -c "mount -t tmpfs -o size=1m tmpfs '$work/small' && exec '$bin' run -c '$work/small.json' --duration 3s" 2>"$work/log9"
+	rc=$?
+	lines=$(wc -l <"$work/log9")
+	if [ $rc = 0 ] && grep -q "dropped the oldest" "$work/log9" && [ "$lines" -lt 15 ]; then
+		ok "full file system: runs on, drops the oldest ($lines log lines)"
+	else
+		bad "full file system: exit $rc, $lines lines: $(cat "$work/log9")"
+	fi
+else
+	echo "skip full file system test: needs root and unshare"
+fi
+
 echo "$passes passed, $fails failed"
 [ $fails = 0 ]
