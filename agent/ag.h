@@ -196,6 +196,9 @@ int ag_mkdir_p(const char *path, mode_t mode);
  * ag_crc32c(0, "123456789", 9) == 0xE3069283.
  */
 uint32_t ag_crc32c(uint32_t crc, const void *buf, size_t len);
+/* The portable table version (the above uses the CPU's instruction where
+ * there is one; FIELDCAM_CRC_SOFTWARE=1 in the environment turns that off). */
+uint32_t ag_crc32c_sw(uint32_t crc, const void *buf, size_t len);
 
 /* ---- strings --------------------------------------------------------- */
 

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "ag.h"
@@ -48,6 +49,8 @@ struct segment {
 
 struct pending_copy {
 	uint64_t seq, captured_ms;
+	uint8_t *buf;     /* meta then payload; kept and reused */
+	size_t cap;
 	uint8_t *meta, *payload;
 	uint32_t meta_len, len;
 };
@@ -70,6 +73,7 @@ struct stg_spool {
 	bool copies_incomplete;
 	struct ag_ratelimit drop_rl;
 	struct ag_ratelimit nospc_rl;
+	bool dir_dirty; /* a segment was created since the last directory sync */
 };
 
 void stg_spool_config_defaults(struct stg_spool_config *cfg)
@@ -133,12 +137,9 @@ static uint64_t seg_last_seq(const struct segment *s)
 	return s->n ? s->e[s->n - 1].seq : 0;
 }
 
+/* Forget the kept copies; their buffers stay for reuse (see keep_copy). */
 static void copies_clear(struct stg_spool *sp)
 {
-	for (size_t i = 0; i < sp->ncopies; i++) {
-		free(sp->copies[i].meta);
-		free(sp->copies[i].payload);
-	}
 	sp->ncopies = 0;
 	sp->copy_bytes = 0;
 	sp->copies_incomplete = false;
@@ -360,12 +361,29 @@ static int write_index(struct stg_spool *sp, struct segment *s)
 		stg_index_put(buf, i, s->e[i].seq, s->e[i].off, s->e[i].captured_ms, s->e[i].meta_len,
 			      s->e[i].len);
 	stg_index_finish(buf, s->n);
-	char path[4096];
+	/*
+	 * The index is a cache: it carries its own CRC and the segment size it
+	 * describes, and recovery scans the segment when it does not match. So
+	 * it is replaced atomically (rename) but not synced.
+	 */
+	char path[4096], tmp[4200];
 	seg_path(sp, s->first_seq, "idx", path, sizeof(path));
-	int rc = ag_file_replace(path, buf, len, 0644);
-	free(buf);
-	if (rc < 0)
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	int rc = 0;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		rc = ag_errno_code(errno);
+	if (rc == 0)
+		rc = ag_write_all(fd, buf, len);
+	if (fd >= 0 && close(fd) < 0 && rc == 0)
+		rc = ag_errno_code(errno);
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = ag_errno_code(errno);
+	if (rc < 0) {
 		ag_log_warn("%s: index not written (recovery will scan the segment)", path);
+		unlink(tmp);
+	}
+	free(buf);
 	return rc;
 }
 
@@ -582,6 +600,8 @@ void stg_spool_close(struct stg_spool *sp)
 	for (size_t i = 0; i < sp->nseg; i++)
 		seg_free(&sp->seg[i]);
 	copies_clear(sp);
+	for (size_t i = 0; i < sp->capcopies; i++)
+		free(sp->copies[i].buf);
 	free(sp->copies);
 	free(sp->seg);
 	pthread_mutex_unlock(&sp->mu);
@@ -598,12 +618,14 @@ static void seal_active(struct stg_spool *sp)
 	if (!sp->active)
 		return;
 	struct segment *s = &sp->seg[sp->nseg - 1];
-	if (s->synced < s->size && fdatasync(s->fd) == 0)
-		s->synced = s->size;
+	sp->active = false;
+	if (s->synced < s->size) {
+		/* the next group commit syncs it, writes its index and closes it */
+		return;
+	}
 	(void)write_index(sp, s);
 	close(s->fd);
 	s->fd = -1;
-	sp->active = false;
 }
 
 static int open_new_segment(struct stg_spool *sp)
@@ -630,9 +652,14 @@ static int open_new_segment(struct stg_spool *sp)
 	}
 	s->fd = fd;
 	sp->active = true;
-	int rc = ag_fsync_dir(sp->dir);
-	if (rc < 0)
-		ag_log_warn("%s: directory sync failed", sp->dir);
+	/* the new name must be durable before its records are called durable */
+	sp->dir_dirty = true;
+	if (sp->cfg.sync == STG_SYNC_ALWAYS) {
+		if (ag_fsync_dir(sp->dir) < 0)
+			ag_log_warn("%s: directory sync failed", sp->dir);
+		else
+			sp->dir_dirty = false;
+	}
 	return 0;
 }
 
@@ -693,6 +720,39 @@ static int make_room(struct stg_spool *sp, uint64_t need)
 	return 0;
 }
 
+/* Header, meta and payload in one pwritev (looping on short writes). */
+static int pwrite_record(int fd, uint64_t off, const uint8_t *h, const void *meta, uint32_t meta_len,
+			 const void *payload, uint32_t len)
+{
+	struct iovec iov[3] = {
+		{ (void *)h, STG_HDR_SIZE },
+		{ (void *)meta, meta_len },
+		{ (void *)payload, len },
+	};
+	int first = 0;
+	size_t left = STG_HDR_SIZE + (size_t)meta_len + len;
+	while (left > 0) {
+		ssize_t w = pwritev(fd, iov + first, 3 - first, (off_t)off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return ag_errno_code(errno);
+		}
+		off += (uint64_t)w;
+		left -= (size_t)w;
+		size_t k = (size_t)w;
+		while (first < 3 && k >= iov[first].iov_len) {
+			k -= iov[first].iov_len;
+			first++;
+		}
+		if (first < 3) {
+			iov[first].iov_base = (char *)iov[first].iov_base + k;
+			iov[first].iov_len -= k;
+		}
+	}
+	return 0;
+}
+
 static int write_record(struct stg_spool *sp, uint64_t seq, uint64_t captured_ms, const void *meta,
 			uint32_t meta_len, const void *payload, uint32_t len)
 {
@@ -700,11 +760,7 @@ static int write_record(struct stg_spool *sp, uint64_t seq, uint64_t captured_ms
 	uint8_t h[STG_HDR_SIZE];
 	stg_hdr_encode(h, seq, captured_ms, meta, meta_len, payload, len);
 	uint64_t off = s->size;
-	int rc = ag_pwrite_all(s->fd, h, sizeof(h), (off_t)off);
-	if (rc == 0 && meta_len)
-		rc = ag_pwrite_all(s->fd, meta, meta_len, (off_t)(off + STG_HDR_SIZE));
-	if (rc == 0 && len)
-		rc = ag_pwrite_all(s->fd, payload, len, (off_t)(off + STG_HDR_SIZE + meta_len));
+	int rc = pwrite_record(s->fd, off, h, meta, meta_len, payload, len);
 	if (rc < 0) {
 		/* leave nothing half-written behind */
 		if (ftruncate(s->fd, (off_t)off) < 0) {
@@ -739,18 +795,23 @@ static void keep_copy(struct stg_spool *sp, uint64_t seq, uint64_t captured_ms, 
 			sp->copies_incomplete = true;
 			return;
 		}
+		memset(np + sp->capcopies, 0, (nc - sp->capcopies) * sizeof(*np));
 		sp->copies = np;
 		sp->capcopies = nc;
 	}
 	struct pending_copy *c = &sp->copies[sp->ncopies];
-	c->meta = meta_len ? malloc(meta_len) : NULL;
-	c->payload = malloc(len ? len : 1);
-	if ((meta_len && !c->meta) || !c->payload) {
-		free(c->meta);
-		free(c->payload);
-		sp->copies_incomplete = true;
-		return;
+	size_t need = (size_t)meta_len + len + 1;
+	if (need > c->cap) {
+		uint8_t *nb = realloc(c->buf, need);
+		if (!nb) {
+			sp->copies_incomplete = true;
+			return;
+		}
+		c->buf = nb;
+		c->cap = need;
 	}
+	c->meta = c->buf;
+	c->payload = c->buf + meta_len;
 	if (meta_len)
 		memcpy(c->meta, meta, meta_len);
 	memcpy(c->payload, payload, len);
@@ -769,20 +830,45 @@ static void keep_copy(struct stg_spool *sp, uint64_t seq, uint64_t captured_ms, 
  */
 static int rewrite_after_failed_sync(struct stg_spool *sp)
 {
-	struct segment *s = &sp->seg[sp->nseg - 1];
-	ag_log_warnx("segment %016" PRIx64 ": fdatasync failed: rewriting %zu unsynced records to a new segment",
-		     s->first_seq, sp->ncopies);
-	uint64_t cut = s->synced;
-	while (s->n && s->e[s->n - 1].off >= cut)
-		s->n--;
-	if (ftruncate(s->fd, (off_t)cut) == 0) {
-		sp->disk_bytes -= s->size - cut;
-		s->size = cut;
+	ag_log_warnx("fdatasync failed: rewriting %zu unsynced records to a new segment", sp->ncopies);
+	/* cut the unsynced part of every open segment */
+	for (size_t i = 0; i < sp->nseg; i++) {
+		struct segment *s = &sp->seg[i];
+		if (s->fd < 0 || s->synced == s->size)
+			continue;
+		uint64_t cut = s->synced;
+		while (s->n && s->e[s->n - 1].off >= cut)
+			s->n--;
+		if (ftruncate(s->fd, (off_t)cut) == 0) {
+			sp->disk_bytes -= s->size - cut;
+			s->size = cut;
+		}
 	}
-	if (sp->copies_incomplete) {
-		ag_log_err("segment %016" PRIx64 ": some unsynced records were not kept in memory and are lost",
-			   s->first_seq);
+	sp->active = false;
+	/* segments left empty go now, so no name is used twice */
+	size_t keep = 0;
+	for (size_t i = 0; i < sp->nseg; i++) {
+		struct segment *s = &sp->seg[i];
+		if (s->n == 0 && s->fd >= 0) {
+			char path[4096];
+			seg_path(sp, s->first_seq, "fcs", path, sizeof(path));
+			unlink(path);
+			seg_path(sp, s->first_seq, "idx", path, sizeof(path));
+			unlink(path);
+			sp->disk_bytes -= s->size;
+			seg_free(s);
+			continue;
+		}
+		if (s->fd >= 0) {
+			(void)write_index(sp, s);
+			close(s->fd);
+			s->fd = -1;
+		}
+		sp->seg[keep++] = *s;
 	}
+	sp->nseg = keep;
+	if (sp->copies_incomplete)
+		ag_log_err("%s: some unsynced records were not kept in memory and are lost", sp->dir);
 	/* the records to write again keep their sequence numbers */
 	uint64_t save_next = sp->next_seq;
 	sp->next_seq = sp->ncopies ? sp->copies[0].seq : save_next;
@@ -797,6 +883,10 @@ static int rewrite_after_failed_sync(struct stg_spool *sp)
 	struct segment *ns = &sp->seg[sp->nseg - 1];
 	if (rc == 0 && fdatasync(ns->fd) < 0)
 		rc = ag_errno_code(errno);
+	if (rc == 0 && ag_fsync_dir(sp->dir) < 0)
+		rc = AG_EIO;
+	if (rc == 0)
+		sp->dir_dirty = false;
 	if (rc < 0) {
 		ag_log_err("segment %016" PRIx64 ": rewrite failed too: %s", ns->first_seq, ag_strerror(rc));
 		seal_active(sp);
@@ -811,20 +901,40 @@ static int rewrite_after_failed_sync(struct stg_spool *sp)
 
 static int sync_locked(struct stg_spool *sp)
 {
-	if (!sp->active)
-		return 0;
-	struct segment *s = &sp->seg[sp->nseg - 1];
-	if (s->synced == s->size)
-		return 0;
-	if (fdatasync(s->fd) < 0) {
-		ag_log_warn("segment %016" PRIx64 ": fdatasync", s->first_seq);
-		int rc = rewrite_after_failed_sync(sp);
-		return rc < 0 ? AG_EIO : 0;
+	bool any = false;
+	for (size_t i = 0; i < sp->nseg; i++) {
+		struct segment *s = &sp->seg[i];
+		if (s->fd < 0 || s->synced == s->size)
+			continue;
+		if (fdatasync(s->fd) < 0) {
+			ag_log_warn("segment %016" PRIx64 ": fdatasync", s->first_seq);
+			int rc = rewrite_after_failed_sync(sp);
+			return rc < 0 ? AG_EIO : 0;
+		}
+		s->synced = s->size;
+		any = true;
 	}
-	s->synced = s->size;
-	if (s->n)
-		sp->durable_seq = seg_last_seq(s);
-	copies_clear(sp);
+	if (sp->dir_dirty) {
+		if (ag_fsync_dir(sp->dir) < 0) {
+			ag_log_warn("%s: directory sync failed", sp->dir);
+			return AG_EIO;
+		}
+		sp->dir_dirty = false;
+	}
+	/* sealed segments are complete now: index them and let them go */
+	for (size_t i = 0; i < sp->nseg; i++) {
+		struct segment *s = &sp->seg[i];
+		bool is_active = sp->active && i == sp->nseg - 1;
+		if (s->fd >= 0 && !is_active) {
+			(void)write_index(sp, s);
+			close(s->fd);
+			s->fd = -1;
+		}
+		if (s->n && s->synced == s->size && seg_last_seq(s) > sp->durable_seq)
+			sp->durable_seq = seg_last_seq(s);
+	}
+	if (any || sp->ncopies)
+		copies_clear(sp);
 	return 0;
 }
 

@@ -14,3 +14,11 @@ fc_fuzz_target(fuzz_spool SOURCES fuzz/fuzz_spool.c LIBS fieldcam_storage
 # A really full file system (a 2 MiB tmpfs); skipped without root.
 fc_unit_test(test_storage_enospc SOURCES unit/test_storage_enospc.c LIBS fieldcam_storage)
 set_tests_properties(test_storage_enospc PROPERTIES SKIP_RETURN_CODE 77)
+
+if(FIELDCAM_BENCH)
+  add_executable(bench_spool bench/spool/bench_spool.c)
+  target_link_libraries(bench_spool PRIVATE fieldcam_storage)
+endif()
+
+# fdatasync failing on demand (interposed in the test executable).
+fc_unit_test(test_storage_fsync SOURCES unit/test_storage_fsync.c LIBS fieldcam_storage)

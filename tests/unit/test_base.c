@@ -114,6 +114,11 @@ static void test_crc32c(void **state)
 	uint32_t whole = ag_crc32c(0, buf, sizeof(buf));
 	for (size_t k = 0; k <= sizeof(buf); k++)
 		assert_true(ag_crc32c(ag_crc32c(0, buf, k), buf + k, sizeof(buf) - k) == whole);
+	/* the CPU's instruction and the tables agree, at every length and offset */
+	for (size_t off = 0; off < 9; off++)
+		for (size_t len = 0; len + off <= sizeof(buf); len++)
+			assert_true(ag_crc32c(0x1234u, buf + off, len) == ag_crc32c_sw(0x1234u, buf + off, len));
+	assert_true(ag_crc32c_sw(0, "123456789", 9) == 0xE3069283u);
 }
 
 static char tmpdir[64];
