@@ -1,0 +1,58 @@
+#!/bin/sh
+# Runs inside the vivid VM: sh guest-capture.sh OUTDIR FIELDCAM
+# 1. vivid offers what we expect; 2. `fieldcam capture` at 640x480 and
+# 1280x720 in YUYV, NV12, YU12, GREY and RGB24 into OUTDIR/FMT-SIZE/;
+# 3. faults pressed with v4l2-ctl while a long capture streams. The host
+# checks the JPEGs (djpeg) afterwards.
+out=$1 bin=$2
+fails=0
+say() { echo "guest: $*"; }
+v4l2-ctl -d /dev/video0 --list-formats >"$out/formats.txt" 2>&1
+for f in YUYV NV12 YU12 GREY RGB3; do
+	grep -q "'$f'" "$out/formats.txt" || { say "vivid does not offer $f"; fails=$((fails + 1)); }
+done
+for size in 640x480 1280x720; do
+	for fmt in yuyv nv12 yu12 grey rgb24; do
+		d=$out/cap-$fmt-$size
+		if "$bin" capture -d /dev/video0 -s "$size" -f "$fmt" -n 3 -o "$d" 2>"$d.log"; then
+			say "capture $fmt $size: ok"
+		else
+			say "capture $fmt $size: exit $?: $(cat "$d.log")"
+			fails=$((fails + 1))
+		fi
+	done
+done
+# faults from a second process while a long capture streams
+v4l2-ctl -d /dev/video0 --list-ctrls >"$out/ctrls.txt" 2>&1
+n=150
+for ctrl in inject_vidioc_streamon_error inject_vidioc_qbuf_error inject_v4l2_buf_flag_error inject_fatal_streaming_error percentage_of_dropped_buffers disconnect; do
+	d=$out/fault-$ctrl
+	if [ $ctrl = inject_vidioc_streamon_error ]; then
+		# pressed before the capture starts: the next STREAMON fails
+		v4l2-ctl -d /dev/video0 -c "$ctrl=1" >"$d.ctl" 2>&1
+	fi
+	"$bin" capture -d /dev/video0 -s 640x480 -f yuyv -n $n -o "$d" 2>"$d.log" &
+	pid=$!
+	sleep 1.5
+	case $ctrl in
+	inject_vidioc_streamon_error) ;;
+	percentage_of_dropped_buffers) v4l2-ctl -d /dev/video0 -c "$ctrl=50" ;;
+	*) v4l2-ctl -d /dev/video0 -c "$ctrl=1" ;;
+	esac >"$d.ctl" 2>&1
+	before=$(ls "$d" 2>/dev/null | wc -l)
+	wait $pid
+	rc=$?
+	[ "$ctrl" = percentage_of_dropped_buffers ] && v4l2-ctl -d /dev/video0 -c "$ctrl=0" >/dev/null 2>&1
+	after=$(ls "$d" 2>/dev/null | wc -l)
+	echo "$before $after" >"$d.count"
+	if [ $rc = 0 ] && [ "$after" -eq $n ] && [ "$before" -lt $n ]; then
+		say "fault $ctrl: capture went on ($before frames before the fault, $n in all)"
+	else
+		say "fault $ctrl: exit $rc, $before frames before, $after in all: $(tail -3 "$d.log")"
+		fails=$((fails + 1))
+	fi
+	# after a disconnect vivid's node comes back once every handle is closed
+	[ "$ctrl" = disconnect ] && sleep 1
+done
+say "$fails failures"
+[ $fails = 0 ]
