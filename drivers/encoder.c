@@ -16,6 +16,10 @@
 struct drv_encoder {
 	struct drv_encoder_config cfg;
 	tjhandle c, d;
+	uint8_t dht[1024];  /* the standard Huffman tables as DHT segments */
+	size_t dht_len;
+	uint8_t *fixed;     /* an MJPEG frame with the tables put in */
+	size_t fixed_cap;
 	uint8_t *out;      /* tjAlloc'd output, out_cap bytes */
 	unsigned long out_cap;
 	uint8_t *planes;   /* converted Y, U, V */
@@ -41,6 +45,56 @@ static int tj_subsamp(enum drv_subsamp s)
 	}
 }
 
+/*
+ * Many UVC webcams send MJPEG without Huffman tables (the decoder is meant
+ * to use the standard ones of ITU T.81 K.3). libjpeg writes exactly those
+ * tables when it does not optimise, so they are taken from a tiny colour
+ * JPEG that TurboJPEG makes here, rather than typed in again.
+ */
+static int learn_tables(struct drv_encoder *e)
+{
+	uint8_t rgb[16 * 16 * 3];
+	for (size_t i = 0; i < sizeof(rgb); i++)
+		rgb[i] = (uint8_t)(i * 37);
+	uint8_t *jpeg = NULL;
+	unsigned long len = 0;
+	if (tjCompress2(e->c, rgb, 16, 0, 16, TJPF_RGB, &jpeg, &len, TJSAMP_420, 75, 0) < 0)
+		return AG_EIO;
+	size_t i = 2;
+	e->dht_len = 0;
+	while (i + 4 <= len && jpeg[i] == 0xFF && jpeg[i + 1] != 0xDA) {
+		size_t seg = (size_t)jpeg[i + 2] << 8 | jpeg[i + 3];
+		if (jpeg[i + 1] == 0xC4 && e->dht_len + seg + 2 <= sizeof(e->dht)) {
+			memcpy(e->dht + e->dht_len, jpeg + i, seg + 2);
+			e->dht_len += seg + 2;
+		}
+		i += seg + 2;
+	}
+	tjFree(jpeg);
+	/* they must be the standard ones: luminance DC code counts of K.3 */
+	static const uint8_t dc0[] = { 0x00, 0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0 };
+	if (e->dht_len < 4 + sizeof(dc0) || memcmp(e->dht + 4, dc0, sizeof(dc0)) != 0)
+		return AG_EIO;
+	return 0;
+}
+
+/* Offset of the SOS marker, and whether a DHT segment comes before it. */
+static size_t find_sos(const uint8_t *p, size_t n, bool *has_dht)
+{
+	size_t i = 2;
+	*has_dht = false;
+	while (i + 4 <= n && p[i] == 0xFF) {
+		while (i + 1 < n && p[i + 1] == 0xFF)
+			i++; /* fill bytes */
+		if (p[i + 1] == 0xDA)
+			return i;
+		if (p[i + 1] == 0xC4)
+			*has_dht = true;
+		i += 2 + ((size_t)p[i + 2] << 8 | p[i + 3]);
+	}
+	return 0;
+}
+
 int drv_encoder_create(const struct drv_encoder_config *cfg, struct drv_encoder **out)
 {
 	if (cfg->quality < 1 || cfg->quality > 100 ||
@@ -57,6 +111,11 @@ int drv_encoder_create(const struct drv_encoder_config *cfg, struct drv_encoder 
 		drv_encoder_destroy(e);
 		return AG_ENOMEM;
 	}
+	if (learn_tables(e) < 0) {
+		ag_log_err("TurboJPEG: cannot take its standard Huffman tables");
+		drv_encoder_destroy(e);
+		return AG_EIO;
+	}
 	*out = e;
 	return 0;
 }
@@ -70,6 +129,7 @@ void drv_encoder_destroy(struct drv_encoder *e)
 	if (e->d)
 		tjDestroy(e->d);
 	tjFree(e->out);
+	free(e->fixed);
 	free(e->planes);
 	free(e->rgb);
 	free(e);
@@ -326,6 +386,35 @@ int drv_encoder_encode(struct drv_encoder *e, const struct drv_frame *f, const u
 	if (f->fmt == DRV_FMT_MJPEG) {
 		size_t n;
 		int w, h, jss, cs;
+		const uint8_t *src = f->plane[0];
+		if (jpeg_check(src, f->size, &n) < 0)
+			return AG_ECORRUPT;
+		bool has_dht;
+		size_t sos = find_sos(src, n, &has_dht);
+		if (!sos)
+			return AG_ECORRUPT;
+		if (!has_dht) {
+			/* put the standard tables in, just before the scan */
+			if (grow(&e->fixed, &e->fixed_cap, n + e->dht_len) < 0)
+				return AG_ENOMEM;
+			memcpy(e->fixed, src, sos);
+			memcpy(e->fixed + sos, e->dht, e->dht_len);
+			memcpy(e->fixed + sos + e->dht_len, src + sos, n - sos);
+			struct drv_frame g = *f;
+			g.plane[0] = e->fixed;
+			g.size = n + e->dht_len;
+			f = &g;
+			n = g.size;
+			/* the rest reads from the fixed copy */
+			if (tjDecompressHeader3(e->d, e->fixed, (unsigned long)n, &w, &h, &jss, &cs) < 0 || w <= 0 || h <= 0)
+				return AG_ECORRUPT;
+			if (s == 1) {
+				*jpeg = e->fixed;
+				*len = n;
+				return 0;
+			}
+			return drv_encoder_reencode(e, e->fixed, n, e->cfg.quality, s, jpeg, len);
+		}
 		if (jpeg_check(f->plane[0], f->size, &n) < 0 ||
 		    tjDecompressHeader3(e->d, f->plane[0], (unsigned long)n, &w, &h, &jss, &cs) < 0 ||
 		    w <= 0 || h <= 0)

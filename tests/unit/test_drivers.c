@@ -209,6 +209,53 @@ static void test_mjpeg(void **state)
 	drv_encoder_destroy(e);
 }
 
+/* MJPEG without Huffman tables (cheap UVC webcams) gets the standard ones. */
+static void test_mjpeg_without_dht(void **state)
+{
+	(void)state;
+	make_reference();
+	struct drv_encoder_config ec;
+	drv_encoder_config_defaults(&ec);
+	struct drv_encoder *e;
+	assert_int_equal(drv_encoder_create(&ec, &e), 0);
+	struct drv_frame f;
+	build(DRV_FMT_YUYV, &f);
+	const uint8_t *jpeg;
+	size_t len;
+	assert_int_equal(drv_encoder_encode(e, &f, &jpeg, &len), 0);
+	uint8_t *orig = malloc(len), *stripped = malloc(len);
+	memcpy(orig, jpeg, len);
+	/* copy without the DHT segments */
+	size_t i = 2, n = 2, tables = 0;
+	memcpy(stripped, orig, 2);
+	while (orig[i] == 0xFF && orig[i + 1] != 0xDA) {
+		size_t seg = (size_t)orig[i + 2] << 8 | orig[i + 3];
+		if (orig[i + 1] == 0xC4)
+			tables++;
+		else {
+			memcpy(stripped + n, orig + i, seg + 2);
+			n += seg + 2;
+		}
+		i += seg + 2;
+	}
+	memcpy(stripped + n, orig + i, len - i);
+	n += len - i;
+	assert_true(tables > 0);
+	assert_true(n < len);
+	struct drv_frame m = { .fmt = DRV_FMT_MJPEG, .width = W, .height = H };
+	m.plane[0] = stripped;
+	m.size = n;
+	const uint8_t *out;
+	size_t olen;
+	assert_int_equal(drv_encoder_encode(e, &m, &out, &olen), 0);
+	/* TurboJPEG writes the standard tables just before the scan, as we do */
+	assert_int_equal(olen, len);
+	assert_memory_equal(out, orig, len);
+	free(orig);
+	free(stripped);
+	drv_encoder_destroy(e);
+}
+
 static void test_testpattern(void **state)
 {
 	(void)state;
@@ -337,6 +384,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_formats),
 		cmocka_unit_test(test_mjpeg),
+		cmocka_unit_test(test_mjpeg_without_dht),
 		cmocka_unit_test(test_testpattern),
 		cmocka_unit_test(test_files_source),
 		cmocka_unit_test(test_parse),
