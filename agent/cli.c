@@ -10,6 +10,7 @@ static const struct ag_cmd commands[] = {
 	{ "run", "the daemon: capture, spool, upload", ag_usage_run, ag_cmd_run },
 	{ "status", "spool depth, drops, last upload, last error", ag_usage_status, ag_cmd_status },
 	{ "capture", "grab frames to JPEG files", ag_usage_capture, ag_cmd_capture },
+	{ "devices", "list V4L2 cameras with formats, sizes and frame rates", ag_usage_devices, ag_cmd_devices },
 	{ "config check", "validate a config file and print the effective config",
 	  ag_usage_config_check, ag_cmd_config_check },
 	{ "config keys", "list every configuration key with default and range",

@@ -29,6 +29,7 @@ int ag_cmd_config_check(int argc, char **argv);
 int ag_cmd_config_keys(int argc, char **argv);
 int ag_cmd_version(int argc, char **argv);
 int ag_cmd_capture(int argc, char **argv);
+int ag_cmd_devices(int argc, char **argv);
 int ag_cmd_run(int argc, char **argv);
 int ag_cmd_status(int argc, char **argv);
 
@@ -36,6 +37,7 @@ extern const char ag_usage_config_check[];
 extern const char ag_usage_config_keys[];
 extern const char ag_usage_version[];
 extern const char ag_usage_capture[];
+extern const char ag_usage_devices[];
 extern const char ag_usage_run[];
 extern const char ag_usage_status[];
 

@@ -19,6 +19,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -121,3 +122,36 @@ int drv_jpeg_size(const uint8_t *jpeg, size_t len, unsigned *width, unsigned *he
 
 /* Version of the libjpeg-turbo this was built against ("2.1.5"). */
 const char *drv_turbojpeg_version(void);
+
+/* ---- device listing (fieldcam devices) -------------------------------- */
+
+struct drv_size_info {
+	unsigned width, height;
+	unsigned fps[8];   /* frame rates offered at this size (whole numbers) */
+	unsigned nfps;
+};
+
+struct drv_format_info {
+	char fourcc[5];
+	char description[32];
+	bool stepwise;     /* any size in [min..max] rather than the list */
+	unsigned min_w, max_w, min_h, max_h;
+	struct drv_size_info sizes[24];
+	unsigned nsizes;
+};
+
+struct drv_device_info {
+	char path[64];
+	char card[32];
+	char driver[16];
+	char bus[32];
+	struct drv_format_info formats[16];
+	unsigned nformats;
+};
+
+/*
+ * List the V4L2 video capture devices (/dev/video*, in number order).
+ * *out is a heap array (free()); *n may be 0. Nodes that are not capture
+ * devices (metadata, output) are left out. Returns 0 or AG_ENOMEM.
+ */
+int drv_devices_list(struct drv_device_info **out, size_t *n);

@@ -11,6 +11,13 @@ v4l2-ctl -d /dev/video0 --list-formats >"$out/formats.txt" 2>&1
 for f in YUYV NV12 YU12 GREY RGB3; do
 	grep -q "'$f'" "$out/formats.txt" || { say "vivid does not offer $f"; fails=$((fails + 1)); }
 done
+"$bin" devices --json >"$out/devices.json" 2>&1 && "$bin" devices >"$out/devices.txt" 2>&1
+if grep -q '"fourcc":	"YUYV"' "$out/devices.json" && grep -q '/dev/video0: vivid' "$out/devices.txt"; then
+	say "devices: lists vivid with YUYV"
+else
+	say "devices: $(cat "$out/devices.txt")"
+	fails=$((fails + 1))
+fi
 for size in 640x480 1280x720; do
 	for fmt in yuyv nv12 yu12 grey rgb24; do
 		d=$out/cap-$fmt-$size
