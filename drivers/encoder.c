@@ -203,6 +203,77 @@ static inline void src_uv(const struct drv_frame *f, unsigned x, unsigned y, uns
 }
 
 /*
+ * Fast paths at full size for what cameras mostly send: packed 4:2:2 to
+ * 4:2:0 or 4:2:2 planes in one pass over the frame, and NV12's chroma
+ * de-interleaved (its Y plane is used in place). Returns 1 if it handled
+ * the frame, 0 to fall back to the general conversion.
+ */
+static int fast_planes(struct drv_encoder *e, const struct drv_frame *f, int ss,
+		       const unsigned char *pl[3], int st[3])
+{
+	unsigned w = f->width, h = f->height;
+	bool packed = f->fmt == DRV_FMT_YUYV || f->fmt == DRV_FMT_UYVY;
+	if ((w | h) & 1)
+		return 0;
+	if (packed && (ss == TJSAMP_420 || ss == TJSAMP_422)) {
+		unsigned ch = ss == TJSAMP_420 ? h / 2 : h;
+		size_t ys = (size_t)w * h, cs = (size_t)(w / 2) * ch;
+		if (grow(&e->planes, &e->planes_cap, ys + 2 * cs) < 0)
+			return -1;
+		uint8_t *y = e->planes, *u = y + ys, *v = u + cs;
+		unsigned yo = f->fmt == DRV_FMT_YUYV ? 0 : 1, co = f->fmt == DRV_FMT_YUYV ? 1 : 0;
+		for (unsigned r = 0; r < h; r++) {
+			const uint8_t *src = f->plane[0] + (size_t)r * f->stride[0];
+			uint8_t *yr = y + (size_t)r * w;
+			for (unsigned x = 0; x < w; x++)
+				yr[x] = src[2 * x + yo];
+			if (ss == TJSAMP_422) {
+				uint8_t *ur = u + (size_t)r * (w / 2), *vr = v + (size_t)r * (w / 2);
+				for (unsigned x = 0; x < w / 2; x++) {
+					ur[x] = src[4 * x + co];
+					vr[x] = src[4 * x + co + 2];
+				}
+			} else if (r & 1) {
+				/* 4:2:0: average the chroma of the two rows */
+				const uint8_t *prev = src - f->stride[0];
+				uint8_t *ur = u + (size_t)(r / 2) * (w / 2), *vr = v + (size_t)(r / 2) * (w / 2);
+				for (unsigned x = 0; x < w / 2; x++) {
+					ur[x] = (uint8_t)((prev[4 * x + co] + src[4 * x + co] + 1) >> 1);
+					vr[x] = (uint8_t)((prev[4 * x + co + 2] + src[4 * x + co + 2] + 1) >> 1);
+				}
+			}
+		}
+		pl[0] = y;
+		pl[1] = u;
+		pl[2] = v;
+		st[0] = (int)w;
+		st[1] = st[2] = (int)(w / 2);
+		return 1;
+	}
+	if (f->fmt == DRV_FMT_NV12 && ss == TJSAMP_420) {
+		size_t cs = (size_t)(w / 2) * (h / 2);
+		if (grow(&e->planes, &e->planes_cap, 2 * cs) < 0)
+			return -1;
+		uint8_t *u = e->planes, *v = u + cs;
+		for (unsigned r = 0; r < h / 2; r++) {
+			const uint8_t *src = f->plane[1] + (size_t)r * f->stride[1];
+			uint8_t *ur = u + (size_t)r * (w / 2), *vr = v + (size_t)r * (w / 2);
+			for (unsigned x = 0; x < w / 2; x++) {
+				ur[x] = src[2 * x];
+				vr[x] = src[2 * x + 1];
+			}
+		}
+		pl[0] = f->plane[0];
+		st[0] = (int)f->stride[0];
+		pl[1] = u;
+		pl[2] = v;
+		st[1] = st[2] = (int)(w / 2);
+		return 1;
+	}
+	return 0;
+}
+
+/*
  * Convert a YUV frame to planes at subsampling ss, downscaled by s (luma
  * is averaged over s x s; chroma averaged over its output cell).
  */
@@ -470,6 +541,9 @@ int drv_encoder_encode(struct drv_encoder *e, const struct drv_frame *f, const u
 			st[0] = (int)f->stride[0];
 			pl[1] = pl[2] = NULL;
 			st[1] = st[2] = 0;
+		} else if (s == 1 && (rc = fast_planes(e, f, ss, pl, st)) != 0) {
+			if (rc < 0)
+				return AG_ENOMEM;
 		} else if ((rc = to_planes(e, f, s, ss, ow, oh, pl, st)) < 0) {
 			return rc;
 		}

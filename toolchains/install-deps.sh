@@ -1,9 +1,10 @@
 #!/bin/sh
-# install-deps.sh [build|test|all]: make sure the Debian / Raspberry Pi OS
+# install-deps.sh [build|test|bench|all]: make sure the Debian / Raspberry Pi OS
 # packages fieldcam needs are installed. As root, installs what is missing
 # with apt-get; otherwise prints the one apt-get line to run and exits 1.
 #   build: compile fieldcam
 #   test:  build + everything the test suite uses (endpoint, VM, fuzzing)
+#   bench: test + the peers the benchmarks under tests/bench compare with
 set -eu
 what=${1:-build}
 
@@ -13,10 +14,14 @@ test_pkgs="libcmocka-dev python3 python3-cryptography python3-pil libjpeg-turbo-
 cppcheck clang libclang-rt-dev valgrind openssl ca-certificates
 qemu-system-x86 busybox-static cpio v4l-utils"
 
+bench_pkgs="python3-skimage ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base
+gstreamer1.0-plugins-good time util-linux"
+
 case $what in
 build) pkgs=$build_pkgs ;;
-test|all) pkgs="$build_pkgs $test_pkgs" ;;
-*) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+test) pkgs="$build_pkgs $test_pkgs" ;;
+bench|all) pkgs="$build_pkgs $test_pkgs $bench_pkgs" ;;
+*) echo "usage: $0 [build|test|bench|all]" >&2; exit 2 ;;
 esac
 
 missing=""
