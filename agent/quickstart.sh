@@ -1,7 +1,7 @@
 #!/bin/sh
 # quickstart.sh: build fieldcam and run its main job on the embedded
 # default, with no camera and no cloud account needed:
-#   * the camera is the test pattern (V4L2 capture is not in this build yet);
+#   * the camera is /dev/video0 when there is one, else the test pattern;
 #   * the endpoint is the local reference endpoint (tests/endpoint/) when
 #     it is present, else the agent runs spool-only (upload.mode "none").
 # Everything it writes goes under ./build-quickstart. Installs missing
@@ -32,9 +32,10 @@ cmake --build "$out/build" -j "$(nproc 2>/dev/null || echo 2)" >"$out.build.log"
 bin=$out/build/agent/fieldcam
 "$bin" version
 
-# This build captures from the test pattern: V4L2 capture is not written yet
-# (fieldcam run would keep retrying /dev/video0 and say why).
 device=testpattern
+if [ -c /dev/video0 ] && "$bin" devices 2>/dev/null | grep -q '^/dev/video0:'; then
+	device=/dev/video0
+fi
 say "camera: $device"
 
 mkdir -p "$out/run"
