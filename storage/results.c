@@ -1,6 +1,7 @@
 #define AG_LOG_TAG "results"
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,4 +122,81 @@ int stg_state_remove(const char *dir, const char *name)
 		return ag_errno_code(errno);
 	}
 	return ag_fsync_dir(dir);
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void stg_state_list_free(char **names)
+{
+	if (!names)
+		return;
+	for (char **p = names; *p; p++)
+		free(*p);
+	free(names);
+}
+
+int stg_state_list(const char *dir, char ***names)
+{
+	char **v = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+	DIR *d = opendir(dir);
+	if (!d) {
+		if (errno != ENOENT) {
+			rc = ag_errno_code(errno);
+			ag_log_warn("%s: cannot list state files", dir);
+			return rc;
+		}
+	} else {
+		struct dirent *e;
+		while ((e = readdir(d))) {
+			size_t len = strlen(e->d_name);
+			char tmp[PATH_MAX];
+			if (len <= 5 || strcmp(e->d_name + len - 5, ".json") != 0)
+				continue;
+			char *name = strndup(e->d_name, len - 5);
+			if (!name) {
+				rc = AG_ENOMEM;
+				goto fail;
+			}
+			/* Only names stg_state_write() accepts (skips temp files). */
+			if (state_path(dir, name, tmp, sizeof(tmp)) < 0) {
+				free(name);
+				continue;
+			}
+			if (n + 2 > cap) {
+				size_t ncap = cap ? cap * 2 : 8;
+				char **nv = realloc(v, ncap * sizeof(*nv));
+				if (!nv) {
+					free(name);
+					rc = AG_ENOMEM;
+					goto fail;
+				}
+				v = nv;
+				cap = ncap;
+			}
+			v[n++] = name;
+			v[n] = NULL;
+		}
+		closedir(d);
+		d = NULL;
+	}
+	if (!v) {
+		v = calloc(1, sizeof(*v));
+		if (!v)
+			return AG_ENOMEM;
+	}
+	qsort(v, n, sizeof(*v), cmp_name);
+	*names = v;
+	return (int)n;
+fail:
+	if (d)
+		closedir(d);
+	if (v)
+		v[n] = NULL;
+	stg_state_list_free(v);
+	return rc;
 }

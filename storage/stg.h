@@ -178,3 +178,12 @@ int stg_state_write(const char *dir, const char *name, const char *json);
 int stg_state_read(const char *dir, const char *name, char **json);
 /* Remove dir/<name>.json (and sync dir). Absent is fine. */
 int stg_state_remove(const char *dir, const char *name);
+/*
+ * The names (without .json) of the state files in dir, sorted, as a
+ * NULL-terminated heap array; free it with stg_state_list_free(). A missing
+ * dir is an empty list. Returns the count, or AG_ENOMEM / AG_E* of I/O
+ * (*names untouched then).
+ */
+int stg_state_list(const char *dir, char ***names);
+/* Free a list from stg_state_list(). NULL is a no-op. */
+void stg_state_list_free(char **names);
