@@ -14,15 +14,15 @@ for round in 1 2 3 4 5 6; do
 done
 out=$(sed -n 's/.*fc_out=\([^ ]*\).*/\1/p' /proc/cmdline)
 mount -t 9p -o trans=virtio,version=9p2000.L,ro hostfs /host
-mount -t tmpfs tmpfs /host/tmp
-mkdir -p "/host$out" 2>/dev/null
+# no tmpfs over /tmp: the checkout and the build may live there; the
+# output share is the scratch space (TMPDIR)
 mount -t 9p -o trans=virtio,version=9p2000.L outfs "/host$out" || { echo "no output share"; poweroff -f; }
 mount -o bind /dev /host/dev
 mount -t proc proc /host/proc
 mount -t sysfs sys /host/sys
 mount -t tmpfs tmpfs /host/run
 script=$(cat "/host$out/script")
-chroot /host /bin/sh -c 'cd /tmp; HOME=/tmp; export HOME; out=$1; shift; script=$1; shift; set -- $(cat "$out/args"); exec sh "$script" "$out" "$@"' sh "$out" "$script" >"/host$out/guest.log" 2>&1
+chroot /host /bin/sh -c 'cd "$1"; HOME=$1; TMPDIR=$1; export HOME TMPDIR; out=$1; shift; script=$1; shift; set -- $(cat "$out/args"); exec sh "$script" "$out" "$@"' sh "$out" "$script" >"/host$out/guest.log" 2>&1
 echo $? >"/host$out/rc"
 sync
 poweroff -f
