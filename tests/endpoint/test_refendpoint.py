@@ -179,7 +179,7 @@ class TokenTests(Base):
         self.check_bad(EP.token_req(EP.jwt({"aud": "https://oauth2.googleapis.com/token"})))
         self.check_bad(EP.token_req(EP.jwt({"scope": "https://www.googleapis.com/auth/devstorage"})), "invalid_scope")
         self.check_bad(EP.token_req(EP.jwt(drop=("scope",))), "invalid_scope")
-        self.check_bad(EP.token_req(EP.jwt({"exp": now + 3601})))
+        self.check_bad(EP.token_req(EP.jwt({"iat": now, "exp": now + 3601})))
         self.check_bad(EP.token_req(EP.jwt({"iat": now + 600, "exp": now + 1200})))
         self.check_bad(EP.token_req(EP.jwt({"iat": now - 7200, "exp": now - 3600})))
         self.check_bad(EP.token_req(EP.jwt({"iat": str(now)})))
