@@ -155,6 +155,23 @@ class Base(unittest.TestCase):
         return j
 
 
+class ContractTests(Base):
+    def test_state_files(self):
+        i = EP.info
+        for k in ("port", "ca_cert", "key_file", "requests_log", "online_endpoint", "batch_model", "bucket"):
+            self.assertIn(k, i)
+        base = "https://127.0.0.1:%d" % i["port"]
+        self.assertEqual(i["api"], {"aiplatform": base, "storage": base, "oauth_token_uri": base + "/token"})
+        self.assertEqual(EP.sa["type"], "service_account")
+        self.assertEqual(EP.sa["token_uri"], base + "/token")
+        self.assertTrue(EP.sa["private_key"].startswith("-----BEGIN PRIVATE KEY-----"))
+        self.assertEqual(oct(os.stat(i["key_file"]).st_mode & 0o777), "0o600")
+        ep = "/v1/" + i["online_endpoint"] + ":predict"
+        b = {"instances": [{"content": base64.b64encode(jpeg((255, 255, 255))).decode()}]}
+        s, j, _, _ = self.r("POST", ep, b)
+        self.assertEqual(j["predictions"][0]["displayNames"][:2], ["bright", "neutral"])
+
+
 class TokenTests(Base):
     def test_good_grant(self):
         s, j, _, _ = EP.token_req(EP.jwt())
