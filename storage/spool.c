@@ -587,6 +587,7 @@ fail:
 }
 
 static int sync_locked(struct stg_spool *sp);
+static void trim(struct segment *s);
 
 void stg_spool_close(struct stg_spool *sp)
 {
@@ -596,6 +597,7 @@ void stg_spool_close(struct stg_spool *sp)
 	if (sp->active && !sp->cfg.readonly) {
 		(void)sync_locked(sp);
 		(void)write_index(sp, &sp->seg[sp->nseg - 1]);
+		trim(&sp->seg[sp->nseg - 1]);
 	}
 	for (size_t i = 0; i < sp->nseg; i++)
 		seg_free(&sp->seg[i]);
@@ -612,6 +614,13 @@ void stg_spool_close(struct stg_spool *sp)
 
 /* ---- appending -------------------------------------------------------- */
 
+/* Give back the preallocated blocks past the last record of a sealed segment. */
+static void trim(struct segment *s)
+{
+	if (ftruncate(s->fd, (off_t)s->size) < 0)
+		ag_log_warn("segment %016" PRIx64 ": cannot trim", s->first_seq);
+}
+
 /* Close the active segment: durable data and its index. */
 static void seal_active(struct stg_spool *sp)
 {
@@ -624,6 +633,7 @@ static void seal_active(struct stg_spool *sp)
 		return;
 	}
 	(void)write_index(sp, s);
+	trim(s);
 	close(s->fd);
 	s->fd = -1;
 }
@@ -652,6 +662,14 @@ static int open_new_segment(struct stg_spool *sp)
 	}
 	s->fd = fd;
 	sp->active = true;
+	/*
+	 * Reserve the segment's blocks up front where the file system allows
+	 * (less fragmentation on SD cards, and a full disk shows at segment
+	 * creation). KEEP_SIZE: the file's size still ends at its last record.
+	 */
+	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)sp->cfg.segment_bytes) < 0 &&
+	    errno != EOPNOTSUPP && errno != ENOSYS && errno != ENOSPC)
+		ag_log_warn("%s: cannot preallocate a segment", path);
 	/* the new name must be durable before its records are called durable */
 	sp->dir_dirty = true;
 	if (sp->cfg.sync == STG_SYNC_ALWAYS) {
@@ -927,6 +945,7 @@ static int sync_locked(struct stg_spool *sp)
 		bool is_active = sp->active && i == sp->nseg - 1;
 		if (s->fd >= 0 && !is_active) {
 			(void)write_index(sp, s);
+			trim(s);
 			close(s->fd);
 			s->fd = -1;
 		}
