@@ -45,8 +45,8 @@ trap cleanup EXIT INT TERM
 
 upload='"upload": { "mode": "none" }'
 extra=''
-if [ -f "$src/tests/endpoint/refendpoint.py" ] && "$bin" help run >/dev/null 2>&1 &&
-	"$bin" help run | grep -q 'online'; then
+# online mode comes with `predict`; until this build has it, spool only
+if [ -f "$src/tests/endpoint/refendpoint.py" ] && "$bin" help predict >/dev/null 2>&1; then
 	say "starting the local reference endpoint (a strict stand-in for Vertex AI)"
 	rm -rf "$out/endpoint"
 	mkdir -p "$out/endpoint"
@@ -54,19 +54,23 @@ if [ -f "$src/tests/endpoint/refendpoint.py" ] && "$bin" help run >/dev/null 2>&
 		>"$out/endpoint.log" 2>&1 &
 	endpoint_pid=$!
 	i=0
-	while [ ! -s "$out/endpoint/endpoint.json" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	while ! grep -q '^ready ' "$out/endpoint.log" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 	[ -s "$out/endpoint/endpoint.json" ] || { cat "$out/endpoint.log"; exit 1; }
 	e=$out/endpoint/endpoint.json
-	val() { /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$e" "$1"; }
+	# a key of endpoint.json; dots walk into objects (api.aiplatform)
+	val() { /usr/bin/python3 -c "import json,sys
+v=json.load(open(sys.argv[1]))
+for k in sys.argv[2].split('.'): v=v[k]
+print(v)" "$e" "$1"; }
 	upload='"upload": { "mode": "online" }'
 	extra=",
   \"online\": { \"endpoint\": \"$(val online_endpoint)\" },
   \"auth\": { \"type\": \"service_account\", \"key_file\": \"$(val key_file)\" },
-  \"tls\": { \"ca_file\": \"$(val ca_file)\" },
-  \"api\": { \"aiplatform\": \"$(val aiplatform)\", \"storage\": \"$(val storage)\", \"oauth_token_uri\": \"$(val oauth_token_uri)\" }"
-	say "endpoint up: $(val aiplatform)"
+  \"tls\": { \"ca_file\": \"$(val ca_cert)\" },
+  \"api\": { \"aiplatform\": \"$(val api.aiplatform)\", \"storage\": \"$(val api.storage)\", \"oauth_token_uri\": \"$(val api.oauth_token_uri)\" }"
+	say "endpoint up: $(val api.aiplatform)"
 else
-	say "no reference endpoint in this tree: running spool-only (upload.mode none)"
+	say "this build has no online upload yet: running spool-only (upload.mode none)"
 fi
 
 cat >"$out/run/fieldcam.json" <<JSON
