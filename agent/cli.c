@@ -1,10 +1,12 @@
 #define AG_LOG_TAG "cli"
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ag.h"
 #include "cli.h"
+#include "config.h"
 
 static const struct ag_cmd commands[] = {
 	{ "run", "the daemon: capture, spool, upload", ag_usage_run, ag_cmd_run },
@@ -110,6 +112,44 @@ void ag_cli_usage_error(const char *cmd, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "fieldcam %s: %s (see 'fieldcam help %s')\n", cmd, msg, cmd);
+}
+
+int ag_cli_bad_option(const char *cmd, int ch, char **argv)
+{
+	if (ch == ':')
+		ag_cli_usage_error(cmd, "option %s needs a value", argv[optind - 1]);
+	else
+		ag_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+	return AG_EXIT_USAGE;
+}
+
+int ag_cli_need_config(const char *cmd, const char *path, int argc, char **argv)
+{
+	if (optind < argc) {
+		ag_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+		return AG_EXIT_USAGE;
+	}
+	if (!path) {
+		ag_cli_usage_error(cmd, "missing -c FILE");
+		return AG_EXIT_USAGE;
+	}
+	return 0;
+}
+
+int ag_cli_load_config(const char *path, struct ag_config *cfg)
+{
+	struct ag_cfg_report rep = { 0 };
+	int rc = ag_config_load(cfg, path, &rep);
+	ag_cfg_report_print(&rep, stderr);
+	ag_cfg_report_free(&rep);
+	if (rc == 0)
+		return 0;
+	ag_config_free(cfg);
+	if (rc == AG_ENOMEM) {
+		fprintf(stderr, "config: out of memory\n");
+		return AG_EXIT_FAIL;
+	}
+	return AG_EXIT_USAGE;
 }
 
 static int help(int argc, char **argv)

@@ -48,5 +48,25 @@ int ag_cli_main(int argc, char **argv);
 int ag_cli_wants_help(int argc, char **argv);
 /* Print "usage error" line for a command: "fieldcam NAME: MSG (see fieldcam help NAME)". */
 void ag_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * After getopt_long() returned ':' (missing value) or anything unknown:
+ * print the one-line usage error and return AG_EXIT_USAGE.
+ */
+int ag_cli_bad_option(const char *cmd, int ch, char **argv);
+
+/*
+ * The checks every -c command makes after its options: no stray
+ * arguments, -c given. Returns 0 or AG_EXIT_USAGE (message printed).
+ */
+int ag_cli_need_config(const char *cmd, const char *path, int argc, char **argv);
+
+struct ag_config;
+/*
+ * Load the config at path into cfg, printing every problem (and warning)
+ * on stderr. Returns 0, or the exit status (cfg freed): AG_EXIT_USAGE for a
+ * bad file, AG_EXIT_FAIL when out of memory.
+ */
+int ag_cli_load_config(const char *path, struct ag_config *cfg);
+
 /* Print a command's help text to f. */
 void ag_cli_print_help(const char *cmd, FILE *f);

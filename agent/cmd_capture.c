@@ -92,12 +92,8 @@ int ag_cmd_capture(int argc, char **argv)
 			break;
 		}
 		case 'o': out = optarg; break;
-		case ':':
-			ag_cli_usage_error(argv[0], "option %s needs a value", argv[optind - 1]);
-			return AG_EXIT_USAGE;
 		default:
-			ag_cli_usage_error(argv[0], "unknown option '%s'", argv[optind - 1]);
-			return AG_EXIT_USAGE;
+			return ag_cli_bad_option(argv[0], ch, argv);
 		}
 	}
 	if (optind < argc) {

@@ -265,7 +265,7 @@ int ag_cmd_run(int argc, char **argv)
 	};
 	const char *path = NULL;
 	uint64_t frames = 0, duration = 0;
-	int ch;
+	int ch, rc;
 	optind = 1;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":c:", opts, NULL)) != -1) {
@@ -285,32 +285,16 @@ int ag_cmd_run(int argc, char **argv)
 				return AG_EXIT_USAGE;
 			}
 			break;
-		case ':':
-			ag_cli_usage_error(argv[0], "option %s needs a value", argv[optind - 1]);
-			return AG_EXIT_USAGE;
 		default:
-			ag_cli_usage_error(argv[0], "unknown option '%s'", argv[optind - 1]);
-			return AG_EXIT_USAGE;
+			return ag_cli_bad_option(argv[0], ch, argv);
 		}
 	}
-	if (optind < argc) {
-		ag_cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
-		return AG_EXIT_USAGE;
-	}
-	if (!path) {
-		ag_cli_usage_error(argv[0], "missing -c FILE");
-		return AG_EXIT_USAGE;
-	}
+	if ((rc = ag_cli_need_config(argv[0], path, argc, argv)) != 0)
+		return rc;
 
 	struct ag_config cfg;
-	struct ag_cfg_report rep = { 0 };
-	int rc = ag_config_load(&cfg, path, &rep);
-	ag_cfg_report_print(&rep, stderr);
-	ag_cfg_report_free(&rep);
-	if (rc < 0) {
-		ag_config_free(&cfg);
-		return rc == AG_ENOMEM ? AG_EXIT_FAIL : AG_EXIT_USAGE;
-	}
+	if ((rc = ag_cli_load_config(path, &cfg)) != 0)
+		return rc;
 	static const enum ag_log_level levels[] = { AG_LOG_ERR, AG_LOG_WARN, AG_LOG_INFO, AG_LOG_DEBUG };
 	ag_log_set_level(levels[cfg.log.level]);
 

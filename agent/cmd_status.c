@@ -48,38 +48,22 @@ int ag_cmd_status(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL;
-	int json = 0, ch;
+	int json = 0, ch, rc;
 	optind = 1;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":c:", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': path = optarg; break;
 		case 'j': json = 1; break;
-		case ':':
-			ag_cli_usage_error(argv[0], "option %s needs a value", argv[optind - 1]);
-			return AG_EXIT_USAGE;
 		default:
-			ag_cli_usage_error(argv[0], "unknown option '%s'", argv[optind - 1]);
-			return AG_EXIT_USAGE;
+			return ag_cli_bad_option(argv[0], ch, argv);
 		}
 	}
-	if (optind < argc) {
-		ag_cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
-		return AG_EXIT_USAGE;
-	}
-	if (!path) {
-		ag_cli_usage_error(argv[0], "missing -c FILE");
-		return AG_EXIT_USAGE;
-	}
+	if ((rc = ag_cli_need_config(argv[0], path, argc, argv)) != 0)
+		return rc;
 	struct ag_config cfg;
-	struct ag_cfg_report rep = { 0 };
-	int rc = ag_config_load(&cfg, path, &rep);
-	ag_cfg_report_print(&rep, stderr);
-	ag_cfg_report_free(&rep);
-	if (rc < 0) {
-		ag_config_free(&cfg);
-		return AG_EXIT_USAGE;
-	}
+	if ((rc = ag_cli_load_config(path, &cfg)) != 0)
+		return rc;
 	struct stg_spool_config sc;
 	stg_spool_config_defaults(&sc);
 	sc.dir = cfg.spool.dir;
