@@ -32,6 +32,7 @@ int ag_cmd_capture(int argc, char **argv);
 int ag_cmd_devices(int argc, char **argv);
 int ag_cmd_run(int argc, char **argv);
 int ag_cmd_status(int argc, char **argv);
+int ag_cmd_predict(int argc, char **argv);
 
 extern const char ag_usage_config_check[];
 extern const char ag_usage_config_keys[];
@@ -40,6 +41,7 @@ extern const char ag_usage_capture[];
 extern const char ag_usage_devices[];
 extern const char ag_usage_run[];
 extern const char ag_usage_status[];
+extern const char ag_usage_predict[];
 
 /* Entry point used by main(): dispatch argv to a command. */
 int ag_cli_main(int argc, char **argv);

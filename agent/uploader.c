@@ -1,44 +1,314 @@
 /*
- * The uploader. Online prediction is not in this build yet (its net/
- * client is being written): create() says so and `run` exits 2 rather than
- * pretending to upload. upload.mode "none" needs no uploader.
+ * The uploader thread of `run` (upload.mode online): the oldest record in
+ * the spool goes to the prediction endpoint; a 2xx with a valid body puts
+ * one line in results.file (synced) and then acknowledges the record; a
+ * payload refused for good moves it to rejected/ with the reason; anything
+ * transient waits out a full-jitter backoff and tries the same record
+ * again, so the backlog drains oldest first and nothing is skipped.
+ * Capture and upload meet only at the spool.
  */
 #define AG_LOG_TAG "upload"
+#include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "online.h"
 #include "run.h"
+#include "stg.h"
+
+/* Record ids already in results.file at start-up (its last lines): a
+ * record sent just before a crash, whose ack did not land, is acked
+ * again without a second result line. */
+#define RECENT_BYTES (64 * 1024)
+#define RECENT_MAX 512
+
+struct ag_uploader {
+	struct ag_run *r;
+	struct ag_online on;
+	struct stg_results *results;
+	struct ag_event done;
+	bool have_done;
+	atomic_bool failed;
+	struct net_backoff bo;
+	char *recent[RECENT_MAX];
+	size_t nrecent;
+};
+
+static void load_recent(struct ag_uploader *u, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || st.st_size == 0) {
+		close(fd);
+		return;
+	}
+	off_t off = st.st_size > RECENT_BYTES ? st.st_size - RECENT_BYTES : 0;
+	size_t len = (size_t)(st.st_size - off);
+	char *buf = malloc(len + 1);
+	ssize_t n = buf ? ag_pread_full(fd, buf, len, off) : -1;
+	close(fd);
+	if (n <= 0) {
+		free(buf);
+		return;
+	}
+	buf[n] = '\0';
+	char *line = buf;
+	if (off > 0) { /* the first line is cut */
+		char *nl = strchr(buf, '\n');
+		line = nl ? nl + 1 : buf + n;
+	}
+	while (*line) {
+		char *nl = strchr(line, '\n');
+		if (!nl)
+			break; /* a torn last line: not a result */
+		cJSON *j = cJSON_ParseWithLength(line, (size_t)(nl - line));
+		cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "id");
+		if (cJSON_IsString(id)) {
+			if (u->nrecent == RECENT_MAX) {
+				free(u->recent[0]);
+				memmove(u->recent, u->recent + 1, (RECENT_MAX - 1) * sizeof(u->recent[0]));
+				u->nrecent--;
+			}
+			u->recent[u->nrecent] = ag_strdup(id->valuestring);
+			if (u->recent[u->nrecent])
+				u->nrecent++;
+		}
+		cJSON_Delete(j);
+		line = nl + 1;
+	}
+	free(buf);
+}
+
+static bool seen(const struct ag_uploader *u, const char *id)
+{
+	for (size_t i = 0; i < u->nrecent; i++)
+		if (strcmp(u->recent[i], id) == 0)
+			return true;
+	return false;
+}
 
 int ag_uploader_create(struct ag_run *r, struct ag_uploader **out)
 {
-	(void)out;
-	ag_log_err("upload.mode \"%s\" is not in this build yet: use \"none\" (spool only) for now",
-		   ag_config_enum_name("upload.mode", r->cfg->upload.mode));
-	return AG_EUNSUPPORTED;
-}
-
-void *ag_uploader_main(void *arg)
-{
-	(void)arg;
-	return NULL;
-}
-
-void ag_uploader_join(struct ag_uploader *u, pthread_t t, uint64_t timeout_ms)
-{
-	(void)u;
-	(void)timeout_ms;
-	pthread_join(t, NULL);
-}
-
-void ag_uploader_reload(struct ag_uploader *u)
-{
-	(void)u;
-}
-
-bool ag_uploader_failed(struct ag_uploader *u)
-{
-	(void)u;
-	return false;
+	const struct ag_config *c = r->cfg;
+	if (c->upload.mode != AG_MODE_ONLINE) {
+		ag_log_err("upload.mode \"%s\" is not in this build yet: use \"online\" or \"none\"",
+			   ag_config_enum_name("upload.mode", c->upload.mode));
+		return AG_EUNSUPPORTED;
+	}
+	struct ag_uploader *u = calloc(1, sizeof(*u));
+	if (!u)
+		return AG_ENOMEM;
+	u->r = r;
+	atomic_init(&u->failed, false);
+	int rc = ag_event_init(&u->done);
+	if (rc < 0)
+		goto fail;
+	u->have_done = true;
+	if ((rc = ag_online_open(&u->on, c)) < 0)
+		goto fail;
+	if ((rc = stg_results_open(c->results.file, true, &u->results)) < 0) {
+		ag_log_err("results.file %s: cannot open: %s", c->results.file, ag_strerror(rc));
+		goto fail;
+	}
+	load_recent(u, c->results.file);
+	net_backoff_init(&u->bo, c->retry.initial_ms, c->retry.max_ms, c->retry.multiplier);
+	if (c->upload.max_inflight > 1)
+		ag_log_info("upload.max_inflight %" PRIu64 ": this build sends one image at a time",
+			    c->upload.max_inflight);
+	*out = u;
+	return 0;
+fail:
+	ag_uploader_destroy(u);
+	return rc;
 }
 
 void ag_uploader_destroy(struct ag_uploader *u)
 {
-	(void)u;
+	if (!u)
+		return;
+	stg_results_close(u->results);
+	ag_online_close(&u->on);
+	if (u->have_done)
+		ag_event_cleanup(&u->done);
+	for (size_t i = 0; i < u->nrecent; i++)
+		free(u->recent[i]);
+	free(u);
+}
+
+void ag_uploader_reload(struct ag_uploader *u)
+{
+	net_auth_reload(u->on.auth);
+}
+
+bool ag_uploader_failed(struct ag_uploader *u)
+{
+	return atomic_load(&u->failed);
+}
+
+void ag_uploader_join(struct ag_uploader *u, pthread_t t, uint64_t timeout_ms)
+{
+	/* the stop event is set: a request on the wire may finish in time */
+	if (!ag_event_wait_ms(&u->done, timeout_ms)) {
+		ag_log_warnx("an upload was still running after upload.shutdown_timeout: abandoned (the image stays in the spool)");
+		atomic_store(&u->on.abort, true);
+	}
+	pthread_join(t, NULL);
+}
+
+/* The record's id and capture time from its metadata. */
+static int record_facts(struct ag_run *r, const struct stg_record *rec, char *id, size_t idlen, char *when,
+			size_t whenlen)
+{
+	cJSON *j = cJSON_ParseWithLength((const char *)rec->meta, rec->meta_len);
+	cJSON *dev = cJSON_GetObjectItemCaseSensitive(j, "device_id");
+	cJSON *boot = cJSON_GetObjectItemCaseSensitive(j, "boot");
+	cJSON *at = cJSON_GetObjectItemCaseSensitive(j, "captured_at");
+	const char *device = cJSON_IsString(dev) ? dev->valuestring : r->cfg->device_id;
+	uint64_t b = cJSON_IsNumber(boot) && boot->valuedouble >= 0 ? (uint64_t)boot->valuedouble : r->boot_epoch;
+	if (cJSON_IsString(at))
+		ag_strlcpy(when, at->valuestring, whenlen);
+	else
+		ag_format_rfc3339(rec->captured_ms, when, whenlen);
+	int rc = stg_record_id(id, idlen, device, b, rec->seq);
+	cJSON_Delete(j);
+	return rc < 0 ? rc : 0;
+}
+
+static void count(struct ag_run *r, uint64_t *field)
+{
+	pthread_mutex_lock(&r->mu);
+	(*field)++;
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* One record until it is delivered, set aside, or we are told to stop.
+ * Returns false on stop. */
+static bool deliver(struct ag_uploader *u, struct stg_record *rec, struct ag_ratelimit *rl)
+{
+	struct ag_run *r = u->r;
+	const struct ag_config *c = r->cfg;
+	char id[256], when[40], how[200];
+	if (record_facts(r, rec, id, sizeof(id), when, sizeof(when)) < 0)
+		snprintf(id, sizeof(id), "%s-0-%" PRIu64, c->device_id, rec->seq);
+	if (seen(u, id)) {
+		ag_log_info("%s: already in %s: acknowledged", id, c->results.file);
+		(void)stg_spool_ack(r->spool, rec->seq);
+		return true;
+	}
+	const uint8_t *jpeg;
+	size_t len;
+	int rc = ag_online_fit(&u->on, rec->payload, rec->len, &jpeg, &len, how, sizeof(how));
+	if (rc < 0) {
+		char reason[200];
+		snprintf(reason, sizeof(reason), "%s", rc == AG_ECORRUPT ? "not a decodable JPEG"
+						       : "too large for online prediction even at a quarter of its size");
+		ag_log_warnx("%s: %s: moved to rejected/", id, reason);
+		if (stg_spool_reject(r->spool, rec, id, reason) == 0)
+			count(r, &r->rejected);
+		return true;
+	}
+	if (how[0])
+		ag_log_info("%s: %s", id, how);
+
+	while (!ag_event_is_set(&r->stop)) {
+		struct net_prediction p;
+		struct net_outcome oc;
+		if (net_predict(&u->on.cl, &u->on.pc, jpeg, len, &p, &oc) < 0)
+			net_outcome_set(&oc, NET_RETRY, 0, "out of memory");
+		if (atomic_load(&u->on.abort))
+			return false;
+		uint64_t delay = 0;
+		switch (oc.verdict) {
+		case NET_DONE: {
+			char *line = ag_online_result_line(&u->on, "id", id, when, &p);
+			rc = line ? stg_results_append(u->results, line) : AG_ENOMEM;
+			free(line);
+			if (rc < 0) {
+				/* the answer is not safe: keep the record, ask again later */
+				ag_log_err("%s: cannot append to %s: %s", id, c->results.file, ag_strerror(rc));
+				ag_run_error(r, "results.file: %s", ag_strerror(rc));
+				delay = c->retry.max_ms;
+				break;
+			}
+			rc = stg_spool_ack(r->spool, rec->seq);
+			if (rc < 0)
+				ag_log_warnx("%s: acknowledgement not durable (%s): it may be sent again", id, ag_strerror(rc));
+			if (ag_ratelimit_reset(rl))
+				ag_log_info("uploads work again");
+			net_backoff_reset(&u->bo);
+			atomic_store(&u->failed, false);
+			pthread_mutex_lock(&r->mu);
+			r->uploaded++;
+			r->last_upload_ms = ag_wall_ms();
+			r->next_retry_ms = 0;
+			pthread_mutex_unlock(&r->mu);
+			ag_log_debug("%s: %zu labels%s%s", id, p.nlabels, p.blocked[0] ? ", blocked: " : "", p.blocked);
+			return true;
+		}
+		case NET_REJECT:
+			ag_log_warnx("%s: refused for good: %s: moved to rejected/", id, oc.msg);
+			if (stg_spool_reject(r->spool, rec, id, oc.msg) == 0)
+				count(r, &r->rejected);
+			ag_run_error(r, "%s: %s", id, oc.msg);
+			return true;
+		case NET_RETRY:
+			delay = net_backoff_next(&u->bo, oc.retry_after_ms, oc.slow_down);
+			break;
+		case NET_FAIL:
+			/* credentials, permission, a wrong endpoint: nothing to gain by hurrying */
+			atomic_store(&u->failed, true);
+			delay = net_backoff_next(&u->bo, oc.retry_after_ms, false);
+			if (delay < c->retry.max_ms)
+				delay = c->retry.max_ms;
+			break;
+		}
+		count(r, &r->upload_failures);
+		unsigned suppressed = 0;
+		if (oc.verdict != NET_DONE && ag_ratelimit_allow(rl, ag_now_ms(), &suppressed))
+			ag_log_warnx("%s: %s: next try in %.1f s%s", id, oc.msg, (double)delay / 1000,
+				     suppressed ? " (similar failures not shown)" : "");
+		ag_run_error(r, "%s", oc.msg);
+		pthread_mutex_lock(&r->mu);
+		r->next_retry_ms = ag_wall_ms() + delay;
+		pthread_mutex_unlock(&r->mu);
+		if (ag_event_wait_ms(&r->stop, delay))
+			return false;
+	}
+	return false;
+}
+
+void *ag_uploader_main(void *arg)
+{
+	struct ag_run *r = arg;
+	struct ag_uploader *u = r->up;
+	struct stg_record rec = { 0 };
+	struct ag_ratelimit rl = { .interval_ms = 60000 };
+	struct ag_ratelimit io_rl = { .interval_ms = 60000 };
+	while (!ag_event_is_set(&r->stop)) {
+		ag_event_clear(&r->work); /* before the peek: an append after it wakes us */
+		int rc = stg_spool_peek(r->spool, 0, &rec);
+		if (rc == AG_ENOENT) {
+			ag_event_wait_ms(&r->work, 60000);
+			continue;
+		}
+		if (rc < 0) {
+			if (ag_ratelimit_allow(&io_rl, ag_now_ms(), NULL))
+				ag_log_err("spool: cannot read the next record: %s", ag_strerror(rc));
+			ag_run_error(r, "spool: %s", ag_strerror(rc));
+			ag_event_wait_ms(&r->stop, 1000);
+			continue;
+		}
+		if (!deliver(u, &rec, &rl))
+			break;
+	}
+	stg_record_release(&rec);
+	ag_event_set(&u->done);
+	return NULL;
 }
