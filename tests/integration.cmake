@@ -2,3 +2,15 @@
 add_test(NAME integration_run_spool
   COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/integration/run_spool.sh $<TARGET_FILE:fieldcam>)
 set_tests_properties(integration_run_spool PROPERTIES LABELS "integration" TIMEOUT 120)
+
+# Online mode end to end: the real binary against the reference endpoint over
+# HTTPS (faults, outage, kill -9, SIGTERM, wrong CA, token file, Gemini).
+# Under valgrind too in the ordinary build (not with the sanitizers).
+add_test(NAME integration_online
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/integration/run_online.sh $<TARGET_FILE:fieldcam>)
+set(_fc_valgrind 1)
+if(FIELDCAM_SANITIZE)
+  set(_fc_valgrind 0)
+endif()
+set_tests_properties(integration_online PROPERTIES LABELS "integration;net" TIMEOUT 600
+  SKIP_RETURN_CODE 77 ENVIRONMENT "FIELDCAM_VALGRIND=${_fc_valgrind}")
