@@ -1,9 +1,12 @@
 /*
  * JPEG encoding with TurboJPEG straight from YUV planes: planar 4:2:0
- * sources at 4:2:0 go in without a copy; packed 4:2:2 and NV12 are split
- * into preallocated planes (downscaled on the way when asked); RGB and
- * grey go to TurboJPEG directly. MJPEG frames are checked and passed
- * through. Buffers are kept and only grow.
+ * sources at 4:2:0 go in without a copy; packed 4:2:2 and NV12 at full
+ * size go through the strip encoder (jpegraw.h) where the build has
+ * libjpeg, else are split into preallocated planes by the SIMD kernels
+ * (yuvsplit.h); other cases are converted (downscaled on the way when
+ * asked) by the general conversion; RGB and grey go to TurboJPEG
+ * directly. MJPEG frames are checked and passed through. Buffers are kept
+ * and only grow.
  */
 #define AG_LOG_TAG "encoder"
 #include <stdbool.h>
@@ -12,10 +15,13 @@
 #include <turbojpeg.h>
 
 #include "drv.h"
+#include "jpegraw.h"
+#include "yuvsplit.h"
 
 struct drv_encoder {
 	struct drv_encoder_config cfg;
 	tjhandle c, d;
+	struct jpegraw *raw; /* NULL in builds without libjpeg */
 	uint8_t dht[1024];  /* the standard Huffman tables as DHT segments */
 	size_t dht_len;
 	uint8_t *fixed;     /* an MJPEG frame with the tables put in */
@@ -111,6 +117,10 @@ int drv_encoder_create(const struct drv_encoder_config *cfg, struct drv_encoder 
 		drv_encoder_destroy(e);
 		return AG_ENOMEM;
 	}
+	if (jpegraw_create(&e->raw) < 0) {
+		drv_encoder_destroy(e);
+		return AG_ENOMEM;
+	}
 	if (learn_tables(e) < 0) {
 		ag_log_err("TurboJPEG: cannot take its standard Huffman tables");
 		drv_encoder_destroy(e);
@@ -128,6 +138,7 @@ void drv_encoder_destroy(struct drv_encoder *e)
 		tjDestroy(e->c);
 	if (e->d)
 		tjDestroy(e->d);
+	jpegraw_destroy(e->raw);
 	tjFree(e->out);
 	free(e->fixed);
 	free(e->planes);
@@ -221,28 +232,16 @@ static int fast_planes(struct drv_encoder *e, const struct drv_frame *f, int ss,
 		if (grow(&e->planes, &e->planes_cap, ys + 2 * cs) < 0)
 			return -1;
 		uint8_t *y = e->planes, *u = y + ys, *v = u + cs;
-		unsigned yo = f->fmt == DRV_FMT_YUYV ? 0 : 1, co = f->fmt == DRV_FMT_YUYV ? 1 : 0;
-		for (unsigned r = 0; r < h; r++) {
-			const uint8_t *src = f->plane[0] + (size_t)r * f->stride[0];
-			uint8_t *yr = y + (size_t)r * w;
-			for (unsigned x = 0; x < w; x++)
-				yr[x] = src[2 * x + yo];
-			if (ss == TJSAMP_422) {
-				uint8_t *ur = u + (size_t)r * (w / 2), *vr = v + (size_t)r * (w / 2);
-				for (unsigned x = 0; x < w / 2; x++) {
-					ur[x] = src[4 * x + co];
-					vr[x] = src[4 * x + co + 2];
-				}
-			} else if (r & 1) {
-				/* 4:2:0: average the chroma of the two rows */
-				const uint8_t *prev = src - f->stride[0];
-				uint8_t *ur = u + (size_t)(r / 2) * (w / 2), *vr = v + (size_t)(r / 2) * (w / 2);
-				for (unsigned x = 0; x < w / 2; x++) {
-					ur[x] = (uint8_t)((prev[4 * x + co] + src[4 * x + co] + 1) >> 1);
-					vr[x] = (uint8_t)((prev[4 * x + co + 2] + src[4 * x + co + 2] + 1) >> 1);
-				}
-			}
-		}
+		bool uyvy = f->fmt == DRV_FMT_UYVY;
+		size_t st0 = f->stride[0], cw = w / 2;
+		if (ss == TJSAMP_422)
+			for (unsigned r = 0; r < h; r++)
+				yuv_split_422(f->plane[0] + r * st0, w, uyvy, y + (size_t)r * w, u + r * cw, v + r * cw);
+		else
+			/* 4:2:0: the chroma of each pair of rows averaged */
+			for (unsigned r = 0; r < h; r += 2)
+				yuv_split_420(f->plane[0] + r * st0, f->plane[0] + (r + 1) * st0, w, uyvy,
+					      y + (size_t)r * w, y + (size_t)(r + 1) * w, u + (r / 2) * cw, v + (r / 2) * cw);
 		pl[0] = y;
 		pl[1] = u;
 		pl[2] = v;
@@ -255,14 +254,9 @@ static int fast_planes(struct drv_encoder *e, const struct drv_frame *f, int ss,
 		if (grow(&e->planes, &e->planes_cap, 2 * cs) < 0)
 			return -1;
 		uint8_t *u = e->planes, *v = u + cs;
-		for (unsigned r = 0; r < h / 2; r++) {
-			const uint8_t *src = f->plane[1] + (size_t)r * f->stride[1];
-			uint8_t *ur = u + (size_t)r * (w / 2), *vr = v + (size_t)r * (w / 2);
-			for (unsigned x = 0; x < w / 2; x++) {
-				ur[x] = src[2 * x];
-				vr[x] = src[2 * x + 1];
-			}
-		}
+		for (unsigned r = 0; r < h / 2; r++)
+			yuv_deinterleave(f->plane[1] + (size_t)r * f->stride[1], w / 2, u + (size_t)r * (w / 2),
+					 v + (size_t)r * (w / 2));
 		pl[0] = f->plane[0];
 		st[0] = (int)f->stride[0];
 		pl[1] = u;
@@ -541,6 +535,12 @@ int drv_encoder_encode(struct drv_encoder *e, const struct drv_frame *f, const u
 			st[0] = (int)f->stride[0];
 			pl[1] = pl[2] = NULL;
 			st[1] = st[2] = 0;
+		} else if (s == 1 && (ss == TJSAMP_420 || ss == TJSAMP_422) &&
+			   (rc = jpegraw_encode(e->raw, f, ss == TJSAMP_420, e->cfg.quality, e->out, e->out_cap, len)) != 0) {
+			if (rc < 0)
+				return rc;
+			*jpeg = e->out;
+			return 0;
 		} else if (s == 1 && (rc = fast_planes(e, f, ss, pl, st)) != 0) {
 			if (rc < 0)
 				return AG_ENOMEM;

@@ -154,6 +154,99 @@ static void test_formats(void **state)
 			}
 }
 
+/*
+ * Packed 4:2:2 and NV12 at full size (the strip encoder where the build
+ * has libjpeg, else planes and TurboJPEG) give byte for byte the JPEG that
+ * tjCompressFromYUVPlanes() makes from planes built here pixel by pixel:
+ * sizes that are and are not whole MCUs, padded rows, both DCTs (quality
+ * 85 uses the fast one, 97 the accurate one).
+ */
+static void test_same_as_turbojpeg(void **state)
+{
+	(void)state;
+	static const unsigned sizes[][2] = { { 64, 48 }, { 70, 38 }, { 30, 10 }, { 2, 2 }, { 1920, 1080 }, { 18, 34 } };
+	static const enum drv_pixfmt fmts[] = { DRV_FMT_YUYV, DRV_FMT_UYVY, DRV_FMT_NV12 };
+	static const unsigned quals[] = { 85, 97 };
+	tjhandle c = tjInitCompress();
+	assert_non_null(c);
+	unsigned seed = 1;
+	for (size_t si = 0; si < AG_NELEM(sizes); si++) {
+		unsigned w = sizes[si][0], h = sizes[si][1], pad = si & 1 ? 0 : 12;
+		size_t stride = (size_t)w * 2 + pad;
+		uint8_t *src = malloc(stride * h + 16), *ref = malloc((size_t)w * h * 2);
+		uint8_t *uv = malloc((size_t)(w + pad) * (h / 2));
+		assert_non_null(src);
+		/* a smooth picture with some noise: like a photo, and every byte matters */
+		for (size_t i = 0; i < stride * h + 16; i++) {
+			seed = seed * 1103515245u + 12345u;
+			src[i] = (uint8_t)((i % stride) / 3 + (i / stride) + ((seed >> 16) & 15));
+		}
+		for (size_t fi = 0; fi < AG_NELEM(fmts); fi++)
+			for (int is420 = 1; is420 >= 0; is420--) {
+				enum drv_pixfmt fmt = fmts[fi];
+				if (fmt == DRV_FMT_NV12 && !is420)
+					continue;
+				bool uyvy = fmt == DRV_FMT_UYVY;
+				unsigned ch = is420 ? h / 2 : h;
+				uint8_t *y = ref, *u = y + (size_t)w * h, *v = u + (size_t)(w / 2) * ch;
+				struct drv_frame f = { .fmt = fmt, .width = w, .height = h };
+				f.plane[0] = src;
+				f.stride[0] = (unsigned)stride;
+				for (unsigned r = 0; r < h; r++)
+					for (unsigned x = 0; x < w; x++)
+						y[(size_t)r * w + x] = fmt == DRV_FMT_NV12 ? src[r * stride + x] :
+								       src[r * stride + 2 * x + (uyvy ? 1 : 0)];
+				if (fmt == DRV_FMT_NV12) {
+					/* the chroma plane: interleaved U V rows, taken from the noise */
+					for (unsigned r = 0; r < ch; r++)
+						for (unsigned x = 0; x < w / 2; x++) {
+							uv[(size_t)r * (w + pad) + 2 * x] = src[r * stride + 4 * x + 1];
+							uv[(size_t)r * (w + pad) + 2 * x + 1] = src[r * stride + 4 * x + 3];
+							u[(size_t)r * (w / 2) + x] = src[r * stride + 4 * x + 1];
+							v[(size_t)r * (w / 2) + x] = src[r * stride + 4 * x + 3];
+						}
+					f.plane[1] = uv;
+					f.stride[1] = w + pad;
+				} else {
+					unsigned uo = uyvy ? 0 : 1;
+					for (unsigned r = 0; r < ch; r++)
+						for (unsigned x = 0; x < w / 2; x++) {
+							const uint8_t *a = src + (is420 ? 2 * r : r) * stride + 4 * x;
+							const uint8_t *b = is420 ? a + stride : a;
+							u[(size_t)r * (w / 2) + x] = (uint8_t)((a[uo] + b[uo] + 1) >> 1);
+							v[(size_t)r * (w / 2) + x] = (uint8_t)((a[uo + 2] + b[uo + 2] + 1) >> 1);
+						}
+				}
+				for (size_t qi = 0; qi < AG_NELEM(quals); qi++) {
+					const unsigned char *pl[3] = { y, u, v };
+					int st[3] = { (int)w, (int)(w / 2), (int)(w / 2) };
+					int ss = is420 ? TJSAMP_420 : TJSAMP_422;
+					unsigned char *want = NULL;
+					unsigned long wlen = 0;
+					assert_int_equal(tjCompressFromYUVPlanes(c, pl, (int)w, st, (int)h, ss, &want, &wlen,
+										 (int)quals[qi], 0), 0);
+					struct drv_encoder_config ec = { quals[qi], is420 ? DRV_SUBSAMP_420 : DRV_SUBSAMP_422, 1 };
+					struct drv_encoder *e;
+					assert_int_equal(drv_encoder_create(&ec, &e), 0);
+					const uint8_t *jpeg;
+					size_t len;
+					assert_int_equal(drv_encoder_encode(e, &f, &jpeg, &len), 0);
+					if (len != wlen || memcmp(jpeg, want, len) != 0) {
+						print_error("%s %ux%u 4:2:%d q%u: %zu bytes, TurboJPEG %lu\n", drv_pixfmt_name(fmt), w,
+							    h, is420 ? 0 : 2, quals[qi], len, wlen);
+						fail();
+					}
+					tjFree(want);
+					drv_encoder_destroy(e);
+				}
+			}
+		free(src);
+		free(ref);
+		free(uv);
+	}
+	tjDestroy(c);
+}
+
 static void test_mjpeg(void **state)
 {
 	(void)state;
@@ -383,6 +476,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_formats),
+		cmocka_unit_test(test_same_as_turbojpeg),
 		cmocka_unit_test(test_mjpeg),
 		cmocka_unit_test(test_mjpeg_without_dht),
 		cmocka_unit_test(test_testpattern),
