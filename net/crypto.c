@@ -24,6 +24,7 @@ size_t net_b64_encode(const void *in, size_t n, char *out)
 	size_t olen = 0;
 	if (mbedtls_base64_encode((unsigned char *)out, net_b64_len(n) + 1, &olen, in, n) != 0)
 		AG_CHECK(!"base64 buffer sized by net_b64_len");
+	out[olen] = '\0'; /* mbedTLS writes none for empty input */
 	return olen;
 }
 
