@@ -55,7 +55,9 @@ static int tj_subsamp(enum drv_subsamp s)
  * Many UVC webcams send MJPEG without Huffman tables (the decoder is meant
  * to use the standard ones of ITU T.81 K.3). libjpeg writes exactly those
  * tables when it does not optimise, so they are taken from a tiny colour
- * JPEG that TurboJPEG makes here, rather than typed in again.
+ * JPEG that TurboJPEG makes here, rather than typed in again. That is
+ * done at the first frame that needs them: a camera that never sends one
+ * never pages in TurboJPEG's compressor for it (about 0.8 MB of RSS).
  */
 static int learn_tables(struct drv_encoder *e)
 {
@@ -79,8 +81,10 @@ static int learn_tables(struct drv_encoder *e)
 	tjFree(jpeg);
 	/* they must be the standard ones: luminance DC code counts of K.3 */
 	static const uint8_t dc0[] = { 0x00, 0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0 };
-	if (e->dht_len < 4 + sizeof(dc0) || memcmp(e->dht + 4, dc0, sizeof(dc0)) != 0)
+	if (e->dht_len < 4 + sizeof(dc0) || memcmp(e->dht + 4, dc0, sizeof(dc0)) != 0) {
+		e->dht_len = 0;
 		return AG_EIO;
+	}
 	return 0;
 }
 
@@ -120,11 +124,6 @@ int drv_encoder_create(const struct drv_encoder_config *cfg, struct drv_encoder 
 	if (jpegraw_create(&e->raw) < 0) {
 		drv_encoder_destroy(e);
 		return AG_ENOMEM;
-	}
-	if (learn_tables(e) < 0) {
-		ag_log_err("TurboJPEG: cannot take its standard Huffman tables");
-		drv_encoder_destroy(e);
-		return AG_EIO;
 	}
 	*out = e;
 	return 0;
@@ -459,6 +458,10 @@ int drv_encoder_encode(struct drv_encoder *e, const struct drv_frame *f, const u
 		if (!sos)
 			return AG_ECORRUPT;
 		if (!has_dht) {
+			if (e->dht_len == 0 && learn_tables(e) < 0) {
+				ag_log_err("TurboJPEG: cannot take its standard Huffman tables");
+				return AG_EIO;
+			}
 			/* put the standard tables in, just before the scan */
 			if (grow(&e->fixed, &e->fixed_cap, n + e->dht_len) < 0)
 				return AG_ENOMEM;
