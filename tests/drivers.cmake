@@ -17,5 +17,5 @@ set_tests_properties(check_yuvsplit_neon PROPERTIES LABELS "unit" SKIP_RETURN_CO
 
 if(FIELDCAM_BENCH)
   add_executable(bench_encode bench/encode/bench_encode.c)
-  target_link_libraries(bench_encode PRIVATE fieldcam_drivers)
+  target_link_libraries(bench_encode PRIVATE fieldcam_drivers fc::turbojpeg)
 endif()
