@@ -45,6 +45,9 @@ size_t net_b64url_encode(const void *in, size_t n, char *out)
 
 int net_b64_decode(const char *in, size_t n, uint8_t *out, size_t cap)
 {
+	/* mbedTLS 2.28 takes unpadded input (dropping the partial group) and line breaks */
+	if (n % 4 != 0 || memchr(in, '\n', n) || memchr(in, '\r', n) || memchr(in, ' ', n))
+		return AG_EINVAL;
 	size_t olen = 0;
 	int rc = mbedtls_base64_decode(out, cap, &olen, (const unsigned char *)in, n);
 	if (rc == MBEDTLS_ERR_BASE64_BUFFER_TOO_SMALL)
