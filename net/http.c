@@ -395,7 +395,7 @@ int64_t net_parse_retry_after(const char *v, time_t now)
 	static const char mons[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
 	char wd[4], mon[4], zone[4];
 	int d, y, hh, mm, ss;
-	if (sscanf(v, "%3s %d %3s %d %d:%d:%d %3s", wd, &d, mon, &y, &hh, &mm, &ss, zone) != 8 ||
+	if (sscanf(v, "%3[A-Za-z], %d %3s %d %d:%d:%d %3s", wd, &d, mon, &y, &hh, &mm, &ss, zone) != 8 ||
 	    strlen(wd) != 3 || strcmp(zone, "GMT") != 0)
 		return -1;
 	const char *m = strstr(mons, mon);
