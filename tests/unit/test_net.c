@@ -775,6 +775,26 @@ static void test_predict_parse_good(void **state)
 	assert_string_equal(p.labels[0].id, "9223372036854775807");
 	assert_string_equal(p.labels[0].name, "say \"ids\": [1]");
 
+	/*
+	 * Numeric ids are read from the raw text: another "ids" array (nested
+	 * elsewhere, or after the JSON value, which cJSON ignores) must never
+	 * lend its numbers. The right id or a refusal, not a wrong id.
+	 */
+	static const char *other_ids[] = {
+		"{\"meta\":{\"ids\":[5]},\"predictions\":[{\"ids\":[8420011357000000001],\"displayNames\":[\"a\"],"
+		"\"confidences\":[0.5]}]}",
+		"{\"predictions\":[{\"ids\":\x01[8420011357000000001],\"displayNames\":[\"a\"],\"confidences\":[0.5]}]}"
+		" {\"ids\":[5]}",
+		/* and when the only raw match runs to the end of the buffer */
+		"{\"predictions\":[{\"ids\":\x01[8420011357000000001],\"displayNames\":[\"a\"],\"confidences\":[0.5]}]}"
+		" {\"ids\": [",
+	};
+	for (size_t i = 0; i < AG_NELEM(other_ids); i++) {
+		int rc = parse_predict(other_ids[i], &p, &why);
+		if (rc == 0 && strcmp(p.labels[0].id, "8420011357000000001") != 0)
+			fail_msg("case %zu: id %s taken from another array", i, p.labels[0].id);
+	}
+
 	/* empty arrays: no labels, not an error */
 	assert_int_equal(parse_predict("{\"predictions\":[{\"ids\":[],\"displayNames\":[],\"confidences\":[]}],"
 				       "\"deployedModelId\":\"5\"}", &p, &why), 0);
