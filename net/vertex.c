@@ -140,6 +140,8 @@ static bool raw_id(const char *body, size_t len, size_t n, char *out, size_t cap
 			while (q < end && isspace((unsigned char)*q))
 				q++;
 			const char *t = q;
+			if (q >= end)
+				return false;
 			if (*q == '"') { /* a string element: skip it */
 				for (q++; q < end && *q != '"'; q++)
 					if (*q == '\\')
@@ -216,7 +218,8 @@ int net_predict_parse(const char *body, size_t len, struct net_prediction *p, co
 			else
 				ag_strlcpy(l->id, id->valuestring, sizeof(l->id));
 		} else if (cJSON_IsNumber(id)) {
-			if (!raw_id(body, len, (size_t)i, l->id, sizeof(l->id)))
+			/* the raw text must be the number cJSON read, not one of another "ids" array */
+			if (!raw_id(body, len, (size_t)i, l->id, sizeof(l->id)) || strtod(l->id, NULL) != id->valuedouble)
 				*why = "predictions[0]: an id is not an integer";
 		} else {
 			*why = "predictions[0]: an id is neither a string nor a number";
