@@ -1,13 +1,18 @@
 /*
  * Encode benchmark (not a test): N encodes of one YUYV frame (a raw file)
  * at quality 85, 4:2:0, in CPU seconds (CLOCK_PROCESS_CPUTIME_ID):
- *   1. fieldcam's encode path (drv_encoder_encode), then the peak RSS;
+ *   1. fieldcam's encode path (drv_encoder_encode);
  *   2. tjCompressFromYUVPlanes() on planes split beforehand: the call
  *      tjbench times, here on the very same planes and the same clock.
+ * fieldcam encodes N frames first, alone, for its peak RSS; then both do
+ * N frames in 5 rounds, taking turns, and the fastest round of each
+ * counts: other processes on the core only ever add time. The median
+ * round is printed as well.
  * usage: bench_encode FRAME.yuyv WIDTH HEIGHT N
- * prints: fieldcam N frames S cpu_s_per_frame B jpeg_bytes R peak_rss_kb F frame_rss_kb
- *         turbojpeg N frames S cpu_s_per_frame B jpeg_bytes
- * (frame_rss_kb: the peak RSS with the frame loaded, before any encoding)
+ * prints: fieldcam N frames S cpu_s_per_frame B jpeg_bytes R peak_rss_kb F frame_rss_kb M median
+ *         turbojpeg N frames S cpu_s_per_frame B jpeg_bytes M median
+ * (peak_rss_kb: measured before the TurboJPEG planes exist; frame_rss_kb:
+ * the peak with only the frame loaded, before any encoding)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +28,14 @@ static double cpu_now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+#define ROUNDS 5
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
 }
 
 static long peak_rss_kb(void)
@@ -59,14 +72,10 @@ int main(int argc, char **argv)
 	size_t jl = 0;
 	if (drv_encoder_encode(e, &f, &jpeg, &jl) < 0) /* warm up */
 		return 1;
-	double t0 = cpu_now();
 	for (int i = 0; i < n; i++)
 		if (drv_encoder_encode(e, &f, &jpeg, &jl) < 0)
 			return 1;
-	double t = cpu_now() - t0;
-	printf("fieldcam %d frames %.5f cpu_s_per_frame %zu jpeg_bytes %ld peak_rss_kb %ld frame_rss_kb\n", n, t / n,
-	       jl, peak_rss_kb(), frame_rss);
-	drv_encoder_destroy(e);
+	long rss = peak_rss_kb();
 
 	/* TurboJPEG alone, from planes made here (4:2:0, chroma of row pairs averaged) */
 	uint8_t *pl = malloc((size_t)w * h * 3 / 2);
@@ -91,15 +100,30 @@ int main(int argc, char **argv)
 	if (!c || !out || tjCompressFromYUVPlanes(c, planes, (int)w, strides, (int)h, TJSAMP_420, &out, &sz, 85,
 						  TJFLAG_NOREALLOC) < 0)
 		return 1;
-	t0 = cpu_now();
-	for (int i = 0; i < n; i++) {
-		sz = cap;
-		if (tjCompressFromYUVPlanes(c, planes, (int)w, strides, (int)h, TJSAMP_420, &out, &sz, 85,
-					    TJFLAG_NOREALLOC) < 0)
-			return 1;
+	int per = n / ROUNDS > 0 ? n / ROUNDS : 1;
+	double fc[ROUNDS], tj[ROUNDS];
+	for (int r = 0; r < ROUNDS; r++) {
+		double t0 = cpu_now();
+		for (int i = 0; i < per; i++) {
+			sz = cap;
+			if (tjCompressFromYUVPlanes(c, planes, (int)w, strides, (int)h, TJSAMP_420, &out, &sz, 85,
+						    TJFLAG_NOREALLOC) < 0)
+				return 1;
+		}
+		tj[r] = (cpu_now() - t0) / per;
+		t0 = cpu_now();
+		for (int i = 0; i < per; i++)
+			if (drv_encoder_encode(e, &f, &jpeg, &jl) < 0)
+				return 1;
+		fc[r] = (cpu_now() - t0) / per;
 	}
-	t = cpu_now() - t0;
-	printf("turbojpeg %d frames %.5f cpu_s_per_frame %lu jpeg_bytes\n", n, t / n, sz);
+	qsort(fc, ROUNDS, sizeof(double), cmp_double);
+	qsort(tj, ROUNDS, sizeof(double), cmp_double);
+	printf("fieldcam %d frames %.5f cpu_s_per_frame %zu jpeg_bytes %ld peak_rss_kb %ld frame_rss_kb %.5f median\n",
+	       per * ROUNDS, fc[0], jl, rss, frame_rss, fc[ROUNDS / 2]);
+	printf("turbojpeg %d frames %.5f cpu_s_per_frame %lu jpeg_bytes %.5f median\n", per * ROUNDS, tj[0], sz,
+	       tj[ROUNDS / 2]);
+	drv_encoder_destroy(e);
 	tjFree(out);
 	tjDestroy(c);
 	free(pl);
