@@ -7,11 +7,17 @@
 #            arm-linux-gnueabihf; what `gcc -dumpmachine` says for the target
 #
 # What is built, each as a static library only:
-#   mbedtls        mbedtls, mbedx509, mbedcrypto (Debian's threading options)
-#   c-ares         the resolver libcurl uses, so a static binary never needs
-#                  glibc's NSS modules at run time (getaddrinfo would)
+#   musl           the C library: a static glibc costs 650 kB before any of
+#                  fieldcam's code and still loads NSS modules from the
+#                  board's own glibc at run time for name look-ups; musl's
+#                  resolver reads /etc/resolv.conf and /etc/hosts itself.
+#                  lib/musl-gcc.specs makes the target's gcc use it (with
+#                  kernel headers copied into include/); deps.cmake adds it
+#   mbedtls        mbedtls, mbedx509, mbedcrypto: TLS 1.2 client only, ECDHE
+#                  key exchanges, no DTLS, no legacy ciphers (see below)
 #   curl           libcurl with HTTP and HTTPS only, TLS through mbedTLS,
-#                  CA bundle /etc/ssl/certs/ca-certificates.crt
+#                  CA bundle /etc/ssl/certs/ca-certificates.crt, its threaded
+#                  resolver
 #   cjson          cJSON
 #   libjpeg-turbo  libturbojpeg with its SIMD code (NEON on ARM, SSE2/AVX2
 #                  on x86_64); the build fails if SIMD is not available
@@ -47,7 +53,7 @@ fi
 jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 mirror=${FIELDCAM_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 suite=${FIELDCAM_DEBIAN_SUITE:-bookworm}
-pkgs="mbedtls c-ares curl cjson libjpeg-turbo cmocka"
+pkgs="musl mbedtls curl cjson libjpeg-turbo cmocka"
 
 say() { echo "build-firmware: $*" >&2; }
 die() { say "$*"; exit 1; }
@@ -67,7 +73,7 @@ fi
 
 # The key of a built prefix: this script and the exact source versions.
 key_of() { # SRCDIR
-	{ cat "$0"; cat "$1/versions"; echo "$triple"; } | cksum | cut -d' ' -f1
+	{ cat "$0" "$here"/firmware/*.patch "$1/versions"; echo "$triple"; } | cksum | cut -d" " -f1
 }
 
 # --- sources ---------------------------------------------------------------
@@ -119,9 +125,11 @@ fetch() {
 }
 
 mkdir -p "$cache"
-if [ "${FIELDCAM_FIRMWARE_REFRESH:-0}" = 1 ] || [ ! -f "$cache/src/versions" ]; then
-	fetch
-fi
+refetch=${FIELDCAM_FIRMWARE_REFRESH:-0}
+for p in $pkgs; do
+	grep -q "^$p " "$cache/src/versions" 2>/dev/null || refetch=1
+done
+[ "$refetch" = 0 ] || fetch
 src=$cache/src
 key=$(key_of "$src")
 if [ -f "$prefix/key" ] && [ "$(cat "$prefix/key")" = "$key" ]; then
@@ -140,51 +148,98 @@ mkdir -p "$out" "$work"
 # Sections per function so the final link drops what fieldcam never calls.
 cflags="-O2 -g0 -ffunction-sections -fdata-sections -fstack-protector-strong"
 
+# musl first; everything after it is compiled and linked against it through
+# its specs file (the target's gcc with another C library and crt files).
+say "$triple: musl"
+mkdir -p "$work/musl"
+(cd "$work/musl" && "$src/musl/configure" --target="$triple" CROSS_COMPILE="$triple-" CC="$cc" \
+	CFLAGS="$cflags" --prefix="$out" --disable-shared --enable-wrapper=gcc &&
+	make -j "$jobs" && make install) >"$work/musl.log" 2>&1 ||
+	{ tail -30 "$work/musl.log" >&2; die "$triple: musl failed (log: $work/musl.log)"; }
+specs=$out/lib/musl-gcc.specs
+[ -f "$specs" ] || die "$triple: musl installed no specs file"
+rm -f "$out/bin/musl-gcc"
+# musl has no kernel headers; V4L2 needs linux/videodev2.h: the cross
+# compiler's own copies (linux-libc-dev), as Debian's musl-tools does.
+incs=$($cc -xc -E -v /dev/null 2>&1 | sed -n '/search starts here:/,/End of search list/p' | grep '^ /')
+for d in linux asm asm-generic; do
+	for i in $incs; do
+		if [ -d "$i/$d" ]; then
+			cp -R "$i/$d" "$out/include/$d"
+			break
+		fi
+	done
+	[ -d "$out/include/$d" ] || die "$triple: no kernel headers ($d/) for $cc: apt-get install linux-libc-dev"
+done
+mcflags="-specs=$specs"
+
 cmake_dep() { # NAME SRCDIR [CMAKE ARGS...]
 	n=$1 s=$2
 	shift 2
 	say "$triple: $n"
 	# shellcheck disable=SC2086
 	cmake -S "$s" -B "$work/$n" ${toolchain:+-DCMAKE_TOOLCHAIN_FILE=$toolchain} \
-		-DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS_RELEASE="$cflags -DNDEBUG" \
+		-DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS="$mcflags" \
+		-DCMAKE_C_FLAGS_RELEASE="$cflags -DNDEBUG" \
 		-DCMAKE_INSTALL_PREFIX="$out" -DCMAKE_INSTALL_LIBDIR=lib \
 		-DCMAKE_C_COMPILER="$cc" \
 		-DCMAKE_POSITION_INDEPENDENT_CODE=OFF "$@" >"$work/$n.log" 2>&1 &&
-		cmake --build "$work/$n" -j "$jobs" >>"$work/$n.log" 2>&1 &&
-		cmake --install "$work/$n" >>"$work/$n.log" 2>&1 ||
+		cmake --build "$work/$n" -j "$jobs" ${target:+--target $target} >>"$work/$n.log" 2>&1 &&
+		{ [ -n "${target:-}" ] || cmake --install "$work/$n" >>"$work/$n.log" 2>&1; } ||
 		{ tail -30 "$work/$n.log" >&2; die "$triple: $n failed (log: $work/$n.log)"; }
 }
 
-# mbedTLS with the options Debian turns on for threads (libcurl and the
-# uploader threads share the entropy and DRBG contexts), without the TLS
-# server side and the built-in test certificates that a client never uses;
-# a copy of the tree because the options are set in its config header.
+# mbedTLS: the options Debian turns on for threads (libcurl and the uploader
+# threads share the entropy and DRBG contexts); what a TLS 1.2 client of
+# Google's front ends (and of a local test endpoint) never uses is left
+# out: the server side, DTLS, TLS 1.0/1.1, key exchanges other than ECDHE,
+# legacy ciphers and rare curves, the built-in test certificates. A copy of
+# the tree because the options live in its config header.
 cp -R "$src/mbedtls" "$work/mbedtls-src"
+# mbedTLS 2.28 checks only DNS names in a certificate's subjectAltName, so a
+# URL with an address literal (https://127.0.0.1:8443, a gateway by address)
+# never verifies; the patch compares iPAddress entries as mbedTLS 3.x does.
+(cd "$work/mbedtls-src" && patch -s -p1 <"$here/firmware/mbedtls-2.28-san-ip.patch") ||
+	die "mbedtls: cannot apply firmware/mbedtls-2.28-san-ip.patch"
 (cd "$work/mbedtls-src" && for o in MBEDTLS_THREADING_C MBEDTLS_THREADING_PTHREAD; do
 	python3 scripts/config.py set $o || exit 1
-done && for o in MBEDTLS_SSL_SRV_C MBEDTLS_CERTS_C; do
+done && for o in MBEDTLS_SSL_SRV_C MBEDTLS_CERTS_C MBEDTLS_SSL_COOKIE_C MBEDTLS_SSL_TICKET_C \
+	MBEDTLS_SSL_PROTO_DTLS MBEDTLS_SSL_DTLS_ANTI_REPLAY MBEDTLS_SSL_DTLS_HELLO_VERIFY \
+	MBEDTLS_SSL_DTLS_CLIENT_PORT_REUSE MBEDTLS_SSL_DTLS_BADMAC_LIMIT \
+	MBEDTLS_SSL_PROTO_TLS1 MBEDTLS_SSL_PROTO_TLS1_1 MBEDTLS_SSL_CBC_RECORD_SPLITTING \
+	MBEDTLS_KEY_EXCHANGE_PSK_ENABLED MBEDTLS_KEY_EXCHANGE_DHE_PSK_ENABLED \
+	MBEDTLS_KEY_EXCHANGE_ECDHE_PSK_ENABLED MBEDTLS_KEY_EXCHANGE_RSA_PSK_ENABLED \
+	MBEDTLS_KEY_EXCHANGE_RSA_ENABLED MBEDTLS_KEY_EXCHANGE_DHE_RSA_ENABLED \
+	MBEDTLS_KEY_EXCHANGE_ECDH_ECDSA_ENABLED MBEDTLS_KEY_EXCHANGE_ECDH_RSA_ENABLED MBEDTLS_DHM_C \
+	MBEDTLS_BLOWFISH_C MBEDTLS_CAMELLIA_C MBEDTLS_ARIA_C MBEDTLS_DES_C MBEDTLS_XTEA_C \
+	MBEDTLS_RIPEMD160_C MBEDTLS_CCM_C MBEDTLS_PADLOCK_C MBEDTLS_PKCS12_C \
+	MBEDTLS_ECP_DP_SECP192R1_ENABLED MBEDTLS_ECP_DP_SECP224R1_ENABLED \
+	MBEDTLS_ECP_DP_SECP192K1_ENABLED MBEDTLS_ECP_DP_SECP224K1_ENABLED \
+	MBEDTLS_ECP_DP_SECP256K1_ENABLED MBEDTLS_ECP_DP_BP256R1_ENABLED \
+	MBEDTLS_ECP_DP_BP384R1_ENABLED MBEDTLS_ECP_DP_BP512R1_ENABLED MBEDTLS_ECP_DP_CURVE448_ENABLED \
+	MBEDTLS_X509_CSR_PARSE_C MBEDTLS_X509_CSR_WRITE_C MBEDTLS_X509_CRT_WRITE_C MBEDTLS_X509_CREATE_C; do
 	python3 scripts/config.py unset $o || exit 1
 done) || die "mbedtls: config.py failed"
 cmake_dep mbedtls "$work/mbedtls-src" -DENABLE_TESTING=OFF -DENABLE_PROGRAMS=OFF \
 	-DUSE_STATIC_MBEDTLS_LIBRARY=ON -DUSE_SHARED_MBEDTLS_LIBRARY=OFF -DMBEDTLS_FATAL_WARNINGS=OFF
 
-cmake_dep c-ares "$src/c-ares" -DCARES_STATIC=ON -DCARES_SHARED=OFF \
-	-DCARES_BUILD_TOOLS=OFF -DCARES_BUILD_TESTS=OFF
-
 # libcurl: HTTP and HTTPS only, nothing that reads files the agent did not
-# name (netrc, alt-svc and HSTS caches), no compression libraries.
+# name (netrc, alt-svc and HSTS caches), no compression libraries, no
+# authentication schemes beyond Basic and Bearer.
 say "$triple: curl"
 mkdir -p "$work/curl"
 (cd "$work/curl" && "$src/curl/configure" --build="$build" --host="$triple" --prefix="$out" \
-	CC="$cc" CFLAGS="$cflags" CPPFLAGS="-I$out/include" LDFLAGS="-L$out/lib" LIBS="-lpthread" \
+	CC="$cc $mcflags" CFLAGS="$cflags" CPPFLAGS="-I$out/include" LDFLAGS="-L$out/lib" \
 	--disable-shared --enable-static --disable-dependency-tracking \
 	--with-mbedtls="$out" --without-openssl --without-gnutls --without-wolfssl \
 	--without-nss --without-rustls --without-bearssl \
 	--with-ca-bundle=/etc/ssl/certs/ca-certificates.crt --without-ca-path --without-ca-fallback \
-	--enable-ares="$out" --disable-threaded-resolver \
+	--enable-threaded-resolver --disable-ares \
 	--disable-ftp --disable-file --disable-ldap --disable-ldaps --disable-rtsp --disable-dict \
 	--disable-telnet --disable-tftp --disable-pop3 --disable-imap --disable-smb --disable-smtp \
 	--disable-gopher --disable-mqtt --disable-manual --disable-ntlm --disable-ntlm-wb \
+	--disable-crypto-auth --disable-tls-srp --disable-doh --disable-progress-meter \
+	--disable-get-easy-options --disable-dnsshuffle \
 	--disable-netrc --disable-alt-svc --disable-hsts --disable-cookies --disable-unix-sockets \
 	--disable-libcurl-option --disable-websockets \
 	--without-zlib --without-brotli --without-zstd --without-libpsl --without-libidn2 \
@@ -195,6 +250,7 @@ grep -q '^#define USE_MBEDTLS 1' "$work/curl/lib/curl_config.h" || die "$triple:
 if grep -q '^#define USE_OPENSSL 1' "$work/curl/lib/curl_config.h"; then
 	die "$triple: curl configured with OpenSSL"
 fi
+grep -q '^#define USE_THREADS_POSIX 1' "$work/curl/lib/curl_config.h" || die "$triple: curl without its threaded resolver"
 (cd "$work/curl/lib" && make -j "$jobs" && make install) >>"$work/curl.log" 2>&1 &&
 	(cd "$work/curl/include" && make install) >>"$work/curl.log" 2>&1 ||
 	{ tail -30 "$work/curl.log" >&2; die "$triple: curl build failed (log: $work/curl.log)"; }
@@ -202,23 +258,25 @@ fi
 cmake_dep cjson "$src/cjson" -DBUILD_SHARED_LIBS=OFF -DENABLE_CJSON_TEST=OFF \
 	-DENABLE_CJSON_UTILS=OFF -DENABLE_TARGET_EXPORT=OFF -DENABLE_CUSTOM_COMPILER_FLAGS=OFF
 
-# libjpeg-turbo: only the TurboJPEG library (it holds the codec), SIMD required.
-say "$triple: libjpeg-turbo"
+# libjpeg-turbo: only the TurboJPEG library (it holds the codec), SIMD
+# required, no arithmetic coding (not baseline JPEG; nothing decodes it).
 n=libjpeg-turbo
-# shellcheck disable=SC2086
-cmake -S "$src/$n" -B "$work/$n" ${toolchain:+-DCMAKE_TOOLCHAIN_FILE=$toolchain} \
-	-DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS_RELEASE="$cflags -DNDEBUG" -DCMAKE_C_COMPILER="$cc" \
-	-DENABLE_SHARED=OFF -DENABLE_STATIC=ON -DWITH_TURBOJPEG=ON -DREQUIRE_SIMD=ON -DWITH_JAVA=OFF \
-	-DCMAKE_POSITION_INDEPENDENT_CODE=OFF >"$work/$n.log" 2>&1 &&
-	cmake --build "$work/$n" -j "$jobs" --target turbojpeg-static >>"$work/$n.log" 2>&1 ||
-	{ tail -30 "$work/$n.log" >&2; die "$triple: $n failed (log: $work/$n.log)"; }
+target=turbojpeg-static cmake_dep $n "$src/$n" -DENABLE_SHARED=OFF -DENABLE_STATIC=ON \
+	-DWITH_TURBOJPEG=ON -DREQUIRE_SIMD=ON -DWITH_JAVA=OFF -DWITH_ARITH_ENC=OFF -DWITH_ARITH_DEC=OFF
 grep -q 'SIMD extensions: .*(WITH_SIMD = 1)' "$work/$n.log" || die "$triple: libjpeg-turbo without SIMD"
 mkdir -p "$out/lib" "$out/include"
 cp "$work/$n/libturbojpeg.a" "$out/lib/"
 cp "$src/$n/turbojpeg.h" "$out/include/"
 
-# cmocka for the unit tests; its static library is libcmocka-static.a
-cmake_dep cmocka "$src/cmocka" -DWITH_STATIC_LIB=ON -DWITH_EXAMPLES=OFF -DUNIT_TESTING=OFF
+# cmocka for the unit tests; its static library is libcmocka-static.a.
+# cmocka 1.1.5 guesses uintptr_t from glibc's __WORDSIZE, wrong on musl:
+# take it from <stdint.h> (as cmocka 1.1.6 does), in a copy of the tree.
+cp -R "$src/cmocka" "$work/cmocka-src"
+h=$work/cmocka-src/include/cmocka.h
+sed -e 's|^#if !defined(_UINTPTR_T) && !defined(_UINTPTR_T_DEFINED)$|#include <stdint.h>\n#if 0 /* fieldcam: uintptr_t from <stdint.h> */|' "$h" >"$h.new"
+grep -q 'fieldcam: uintptr_t' "$h.new" || die "cmocka: cmocka.h is not the one expected"
+mv "$h.new" "$h"
+cmake_dep cmocka "$work/cmocka-src" -DWITH_STATIC_LIB=ON -DWITH_EXAMPLES=OFF -DUNIT_TESTING=OFF
 mv "$out/lib/libcmocka-static.a" "$out/lib/libcmocka.a"
 rm -f "$out"/lib/libcmocka.so*
 
@@ -226,6 +284,7 @@ rm -f "$out"/lib/libcmocka.so*
 cp "$src/versions" "$out/versions"
 turbo=$(sed -n 's/^libjpeg-turbo [0-9]*:*\([0-9.]*\).*/\1/p' "$src/versions")
 echo "libjpeg-turbo-upstream $turbo" >>"$out/versions"
+sed "s|$out|$prefix|g" "$specs" >"$specs.new" && mv "$specs.new" "$specs"
 rm -rf "$out/share" "$out/bin" "$out/lib/pkgconfig" "$out/lib/cmake" "$out"/lib/*.la
 echo "$key" >"$out/key"
 rm -rf "$prefix" "$work"

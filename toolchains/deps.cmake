@@ -4,8 +4,9 @@
 #
 # With -DFIELDCAM_FIRMWARE=ON the same targets come from static libraries
 # that toolchains/build-firmware.sh builds for the target from Debian's
-# source packages (libcurl on mbedTLS, HTTP and HTTPS only), and fieldcam is
-# linked fully static and stripped, without libv4l2.
+# source packages (libcurl on mbedTLS, HTTP and HTTPS only, on musl), and
+# fieldcam is linked fully static against musl and stripped, without
+# libv4l2.
 if(FIELDCAM_FIRMWARE)
   set(FIELDCAM_FIRMWARE_PREFIX "" CACHE PATH
     "prefix with the firmware's static libraries (empty: build them with toolchains/build-firmware.sh)")
@@ -49,8 +50,7 @@ if(FIELDCAM_FIRMWARE)
   fc_static(mbedcrypto libmbedcrypto.a Threads::Threads)
   fc_static(mbedx509 libmbedx509.a fc::mbedcrypto)
   fc_static(mbedtls libmbedtls.a fc::mbedx509)
-  fc_static(cares libcares.a)
-  fc_static(curl libcurl.a fc::mbedtls fc::cares Threads::Threads)
+  fc_static(curl libcurl.a fc::mbedtls Threads::Threads)
   set_property(TARGET fc::curl PROPERTY INTERFACE_COMPILE_DEFINITIONS CURL_STATICLIB)
   fc_static(cjson libcjson.a m)
   fc_static(turbojpeg libturbojpeg.a)
@@ -68,9 +68,17 @@ if(FIELDCAM_FIRMWARE)
   list(PREPEND CMAKE_PREFIX_PATH "${_fc_prefix}")
   set(CMAKE_FIND_LIBRARY_SUFFIXES .a)
 
-  # Fully static; sections per function so the link keeps only what is used.
-  add_compile_options(-ffunction-sections -fdata-sections)
-  add_link_options(-static -Wl,--gc-sections)
+  # musl instead of glibc, through its specs (once per command line: the
+  # compile and the link options never meet on one), with the GNU
+  # strerror_r the sources expect; fully static; sections per function so
+  # the link keeps only what is used.
+  set(_fc_specs "${_fc_prefix}/lib/musl-gcc.specs")
+  if(NOT EXISTS "${_fc_specs}")
+    message(FATAL_ERROR "firmware: ${_fc_specs} missing: rebuild with toolchains/build-firmware.sh")
+  endif()
+  add_compile_options(-specs=${_fc_specs}
+    -include ${CMAKE_CURRENT_LIST_DIR}/firmware/gnu-compat.h -ffunction-sections -fdata-sections)
+  add_link_options(-specs=${_fc_specs} -static -Wl,--gc-sections)
   # fieldcam itself is stripped (tests keep their symbols for backtraces).
   function(_fc_firmware_strip)
     if(TARGET fieldcam)
