@@ -244,6 +244,8 @@ static int fetch_token(struct net_auth *a, struct net_http *h, struct net_outcom
 	a->fetches++;
 	if (rc < 0 || rs.status != 200) {
 		net_outcome_from_reply(oc, "token", rc, &rs);
+		if (oc->verdict == NET_DONE) /* a 2xx that is not 200 has no token in it */
+			oc->verdict = NET_RETRY;
 		/* a refused grant (bad key, bad clock, unknown account) waits for a fix */
 		if (rs.status == 400 || rs.status == 401 || rs.status == 403)
 			oc->verdict = NET_FAIL;

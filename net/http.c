@@ -6,13 +6,13 @@
  */
 #define AG_LOG_TAG "http"
 #include <curl/curl.h>
-#include <mbedtls/base64.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "base64_bulk.h"
 #include "net.h"
 
 struct net_http {
@@ -136,19 +136,16 @@ static size_t on_read(char *out, size_t size, size_t n, void *arg)
 			h->off += k;
 			continue;
 		}
-		/* whole 3-byte groups, or the padded tail; mbedTLS wants room for a NUL */
-		size_t k = avail > 4 ? (avail - 1) / 4 * 3 : 0;
+		/* whole 3-byte groups, or the padded tail */
+		size_t k = avail / 4 * 3;
 		if (k >= left)
 			k = left;
-		if (k == 0 || net_b64_len(k) + 1 > avail) {
+		if (k == 0 || net_b64_len(k) > avail) {
 			if (done)
 				break; /* come back with a fresh buffer */
 			return CURL_READFUNC_ABORT; /* libcurl's buffer is never this small */
 		}
-		size_t olen = 0;
-		if (mbedtls_base64_encode((unsigned char *)out + done, avail, &olen, src, k) != 0)
-			return CURL_READFUNC_ABORT;
-		done += olen;
+		done += net_b64_bulk(src, k, out + done);
 		h->off += k;
 	}
 	return done;
@@ -199,6 +196,7 @@ int net_http_create(const struct net_http_config *c, struct net_http **out)
 	if (h->ca_file)
 		curl_easy_setopt(e, CURLOPT_CAINFO, h->ca_file);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)h->cfg.connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)h->cfg.timeout_ms);
 	if (h->cfg.low_speed_time_ms) {

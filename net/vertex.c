@@ -110,6 +110,22 @@ static cJSON *gemini_body(const struct net_predict_config *pc)
 
 /* ---- reply parsing ------------------------------------------------------ */
 
+/* The whole body must be one JSON value (whitespace around it only). */
+static cJSON *parse_whole(const char *body, size_t len)
+{
+	const char *end = NULL;
+	cJSON *j = cJSON_ParseWithLengthOpts(body, len, &end, false);
+	if (!j)
+		return NULL;
+	while (end && end < body + len && (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))
+		end++;
+	if (!end || end != body + len) {
+		cJSON_Delete(j);
+		return NULL;
+	}
+	return j;
+}
+
 static void clear_prediction(struct net_prediction *p)
 {
 	memset(p, 0, sizeof(*p));
@@ -178,7 +194,7 @@ int net_predict_parse(const char *body, size_t len, struct net_prediction *p, co
 {
 	clear_prediction(p);
 	*why = NULL;
-	cJSON *j = cJSON_ParseWithLength(body, len);
+	cJSON *j = parse_whole(body, len);
 	cJSON *preds = cJSON_GetObjectItemCaseSensitive(j, "predictions");
 	cJSON *p0 = cJSON_GetArrayItem(preds, 0);
 	cJSON *ids = cJSON_GetObjectItemCaseSensitive(p0, "ids");
@@ -255,7 +271,7 @@ int net_gemini_parse(const char *body, size_t len, char *const *allowed_names, s
 	clear_prediction(p);
 	*why = NULL;
 	char *text = NULL;
-	cJSON *j = cJSON_ParseWithLength(body, len), *ans = NULL;
+	cJSON *j = parse_whole(body, len), *ans = NULL;
 	cJSON *cands = cJSON_GetObjectItemCaseSensitive(j, "candidates");
 	cJSON *mv = cJSON_GetObjectItemCaseSensitive(j, "modelVersion");
 	if (!cJSON_IsObject(j)) {
