@@ -1,7 +1,10 @@
 /*
  * The uploader thread of `run` (upload.mode online): the oldest record in
  * the spool goes to the prediction endpoint; a 2xx with a valid body puts
- * one line in results.file (synced) and then acknowledges the record; a
+ * one line in results.file; a group commit (every COMMIT_RECORDS records,
+ * COMMIT_MS after the first, or when the spool runs dry) syncs the results
+ * and then acknowledges the records, so a result is durable before its
+ * record leaves the spool; a
  * payload refused for good moves it to rejected/ with the reason; anything
  * transient waits out a full-jitter backoff and tries the same record
  * again, so the backlog drains oldest first and nothing is skipped.
@@ -24,8 +27,13 @@
 /* Record ids already in results.file at start-up (its last lines): a
  * record sent just before a crash, whose ack did not land, is acked
  * again without a second result line. */
-#define RECENT_BYTES (64 * 1024)
-#define RECENT_MAX 512
+#define RECENT_BYTES (256 * 1024)
+#define RECENT_MAX 2048
+/* Group commit of results + acks: at most this many records (fewer than
+ * RECENT_BYTES of result lines, so a crash before the commit is caught by
+ * the recent-id check instead of doubling lines) or this long. */
+#define COMMIT_RECORDS 128
+#define COMMIT_MS 1000
 
 struct ag_uploader {
 	struct ag_run *r;
@@ -37,7 +45,34 @@ struct ag_uploader {
 	struct net_backoff bo;
 	char *recent[RECENT_MAX];
 	size_t nrecent;
+	/* delivered, result written, not yet committed */
+	uint64_t done_seq;       /* highest delivered sequence number */
+	uint64_t acked_seq;      /* highest committed */
+	unsigned pending;
+	uint64_t pending_since;  /* monotonic ms */
 };
+
+/* Sync the results, then acknowledge everything delivered so far. */
+static void commit(struct ag_uploader *u)
+{
+	if (!u->pending)
+		return;
+	struct ag_run *r = u->r;
+	int rc = stg_results_sync(u->results);
+	if (rc < 0) {
+		/* the lines may be lost: keep the records, they will be sent again */
+		ag_log_err("%s: results not durable (%s): their images stay in the spool", r->cfg->results.file,
+			   ag_strerror(rc));
+		ag_run_error(r, "results.file: %s", ag_strerror(rc));
+		return;
+	}
+	rc = stg_spool_ack(r->spool, u->done_seq);
+	if (rc < 0)
+		ag_log_warnx("acknowledgement not durable (%s): records up to %" PRIu64 " may be sent again",
+			     ag_strerror(rc), u->done_seq);
+	u->acked_seq = u->done_seq;
+	u->pending = 0;
+}
 
 static void load_recent(struct ag_uploader *u, const char *path)
 {
@@ -113,7 +148,7 @@ int ag_uploader_create(struct ag_run *r, struct ag_uploader **out)
 	u->have_done = true;
 	if ((rc = ag_online_open(&u->on, c)) < 0)
 		goto fail;
-	if ((rc = stg_results_open(c->results.file, true, &u->results)) < 0) {
+	if ((rc = stg_results_open(c->results.file, false, &u->results)) < 0) {
 		ag_log_err("results.file %s: cannot open: %s", c->results.file, ag_strerror(rc));
 		goto fail;
 	}
@@ -199,7 +234,9 @@ static bool deliver(struct ag_uploader *u, struct stg_record *rec, struct ag_rat
 		snprintf(id, sizeof(id), "%s-0-%" PRIu64, c->device_id, rec->seq);
 	if (seen(u, id)) {
 		ag_log_info("%s: already in %s: acknowledged", id, c->results.file);
+		commit(u);
 		(void)stg_spool_ack(r->spool, rec->seq);
+		u->done_seq = u->acked_seq = rec->seq;
 		return true;
 	}
 	const uint8_t *jpeg;
@@ -210,8 +247,10 @@ static bool deliver(struct ag_uploader *u, struct stg_record *rec, struct ag_rat
 		snprintf(reason, sizeof(reason), "%s", rc == AG_ECORRUPT ? "not a decodable JPEG"
 						       : "too large for online prediction even at a quarter of its size");
 		ag_log_warnx("%s: %s: moved to rejected/", id, reason);
+		commit(u); /* rejecting acknowledges everything before it */
 		if (stg_spool_reject(r->spool, rec, id, reason) == 0)
 			count(r, &r->rejected);
+		u->done_seq = u->acked_seq = rec->seq;
 		return true;
 	}
 	if (how[0])
@@ -237,9 +276,11 @@ static bool deliver(struct ag_uploader *u, struct stg_record *rec, struct ag_rat
 				delay = c->retry.max_ms;
 				break;
 			}
-			rc = stg_spool_ack(r->spool, rec->seq);
-			if (rc < 0)
-				ag_log_warnx("%s: acknowledgement not durable (%s): it may be sent again", id, ag_strerror(rc));
+			if (!u->pending++)
+				u->pending_since = ag_now_ms();
+			u->done_seq = rec->seq;
+			if (u->pending >= COMMIT_RECORDS || ag_now_ms() - u->pending_since >= COMMIT_MS)
+				commit(u);
 			if (ag_ratelimit_reset(rl))
 				ag_log_info("uploads work again");
 			net_backoff_reset(&u->bo);
@@ -254,8 +295,10 @@ static bool deliver(struct ag_uploader *u, struct stg_record *rec, struct ag_rat
 		}
 		case NET_REJECT:
 			ag_log_warnx("%s: refused for good: %s: moved to rejected/", id, oc.msg);
+			commit(u);
 			if (stg_spool_reject(r->spool, rec, id, oc.msg) == 0)
 				count(r, &r->rejected);
+			u->done_seq = u->acked_seq = rec->seq;
 			ag_run_error(r, "%s: %s", id, oc.msg);
 			return true;
 		case NET_RETRY:
@@ -269,6 +312,7 @@ static bool deliver(struct ag_uploader *u, struct stg_record *rec, struct ag_rat
 				delay = c->retry.max_ms;
 			break;
 		}
+		commit(u); /* do not sit on delivered records while waiting */
 		count(r, &r->upload_failures);
 		unsigned suppressed = 0;
 		if (oc.verdict != NET_DONE && ag_ratelimit_allow(rl, ag_now_ms(), &suppressed))
@@ -293,9 +337,11 @@ void *ag_uploader_main(void *arg)
 	struct ag_ratelimit io_rl = { .interval_ms = 60000 };
 	while (!ag_event_is_set(&r->stop)) {
 		ag_event_clear(&r->work); /* before the peek: an append after it wakes us */
-		int rc = stg_spool_peek(r->spool, 0, &rec);
+		int rc = stg_spool_peek(r->spool, u->done_seq, &rec);
 		if (rc == AG_ENOENT) {
-			ag_event_wait_ms(&r->work, 60000);
+			commit(u); /* dry: make what was delivered durable now */
+			if (!ag_event_is_set(&r->work))
+				ag_event_wait_ms(&r->work, 60000);
 			continue;
 		}
 		if (rc < 0) {
@@ -308,6 +354,7 @@ void *ag_uploader_main(void *arg)
 		if (!deliver(u, &rec, &rl))
 			break;
 	}
+	commit(u);
 	stg_record_release(&rec);
 	ag_event_set(&u->done);
 	return NULL;

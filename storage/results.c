@@ -60,6 +60,16 @@ int stg_results_append(struct stg_results *r, const char *line)
 	return rc;
 }
 
+int stg_results_sync(struct stg_results *r)
+{
+	if (fdatasync(r->fd) < 0) {
+		int rc = ag_errno_code(errno);
+		ag_log_warn("%s: fdatasync", r->path);
+		return rc;
+	}
+	return 0;
+}
+
 void stg_results_close(struct stg_results *r)
 {
 	if (!r)

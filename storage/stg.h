@@ -167,6 +167,9 @@ int stg_results_open(const char *path, bool fsync_each, struct stg_results **out
 /* Append one line (a newline is added; line must not contain one) in one
  * write. Returns 0, AG_EINVAL or AG_EIO/AG_ENOSPC. */
 int stg_results_append(struct stg_results *r, const char *line);
+/* Make every appended line durable (for group commit with fsync_each off).
+ * Returns 0 or AG_EIO/AG_ENOSPC. */
+int stg_results_sync(struct stg_results *r);
 void stg_results_close(struct stg_results *r);
 
 /* ---- batch state files ------------------------------------------------ */
