@@ -36,6 +36,7 @@
 
 #include "ag.h"
 #include "net.h"
+#include "base64_bulk.h" /* net/ private: checked against mbedTLS here */
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -124,6 +125,35 @@ static void test_b64_encode(void **state)
 	el = net_b64url_encode(all, sizeof(all), enc);
 	assert_int_equal(b64url_decode(enc, el, back, sizeof(back)), 256);
 	assert_memory_equal(all, back, 256);
+}
+
+/* The bulk encoder used for image bodies equals mbedTLS's, byte for byte. */
+static void test_b64_bulk_matches_mbedtls(void **state)
+{
+	(void)state;
+	size_t big = 300 * 1024 + 2;
+	unsigned char *in = malloc(big);
+	char *a = malloc(net_b64_len(big) + 1), *b = malloc(net_b64_len(big) + 1);
+	assert_non_null(in);
+	assert_non_null(a);
+	assert_non_null(b);
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	for (size_t i = 0; i < big; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		in[i] = (unsigned char)x;
+	}
+	size_t lens[] = { 0, 1, 2, 3, 4, 5, 6, 7, 57, 58, 59, 1000, 65535, big };
+	for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+		size_t n = lens[k];
+		size_t la = net_b64_bulk(in, n, a);
+		size_t lb = net_b64_encode(in, n, b);
+		assert_int_equal(la, lb);
+		assert_int_equal(la, net_b64_len(n));
+		assert_memory_equal(a, b, la);
+	}
+	free(in);
+	free(a);
+	free(b);
 }
 
 static void test_b64_decode(void **state)
@@ -1484,6 +1514,7 @@ int main(void)
 		return 1;
 	const struct CMUnitTest pure[] = {
 		cmocka_unit_test(test_b64_encode),
+		cmocka_unit_test(test_b64_bulk_matches_mbedtls),
 		cmocka_unit_test(test_b64_decode),
 		cmocka_unit_test(test_sha256),
 		cmocka_unit_test(test_backoff_growth_cap_reset),
