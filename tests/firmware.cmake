@@ -1,8 +1,15 @@
-# The firmware profile (-DFIELDCAM_FIRMWARE=ON, see toolchains/): what the
-# binary is, the unit tests under qemu-user when cross-compiled, and the
+# The boards' systemd units (every build), and the firmware profile
+# (-DFIELDCAM_FIRMWARE=ON, see toolchains/): what the binary is, the unit tests under qemu-user when cross-compiled, and the
 # ARM board test (the aarch64 binary on Debian's arm64 kernel with vivid in
 # qemu-system-aarch64). The online end-to-end test (integration.cmake) runs
 # against this same firmware binary in a host firmware build.
+
+# boards/: unit hardening and verification, in every build.
+add_test(NAME boards_units
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/firmware/check-boards.sh ${PROJECT_SOURCE_DIR}/boards
+          $<TARGET_FILE:fieldcam>)
+set_tests_properties(boards_units PROPERTIES LABELS "boards;firmware" TIMEOUT 60)
+
 if(NOT FIELDCAM_FIRMWARE)
   return()
 endif()
