@@ -305,6 +305,9 @@ int net_http_do(struct net_http *h, const struct net_request *rq, struct net_res
 	}
 
 	curl_easy_setopt(e, CURLOPT_URL, rq->url);
+	/* libcurl re-sends a request whose reused connection died before any
+	 * reply; on a new connection it reports the error instead */
+	curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, rq->fresh_connection ? 1L : 0L);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdr);
 	bool has_body = strcmp(rq->method, "POST") == 0 || strcmp(rq->method, "PUT") == 0;
 	if (has_body) {

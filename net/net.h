@@ -98,6 +98,9 @@ struct net_request {
 	const char *const *headers;    /* extra "Name: value" lines, NULL-terminated, or NULL */
 	const struct net_part *parts;  /* the body, or NULL */
 	size_t nparts;
+	bool fresh_connection;         /* open a new connection for this request: a reset
+	                                * then fails it instead of libcurl silently sending
+	                                * it again (creates that carry no request id) */
 };
 
 /* A response: valid until the next request on the same handle. */
