@@ -1,8 +1,9 @@
 # The boards' systemd units (every build), and the firmware profile
-# (-DFIELDCAM_FIRMWARE=ON, see toolchains/): what the binary is, the unit tests under qemu-user when cross-compiled, and the
-# ARM board test (the aarch64 binary on Debian's arm64 kernel with vivid in
-# qemu-system-aarch64). The online end-to-end test (integration.cmake) runs
-# against this same firmware binary in a host firmware build.
+# (-DFIELDCAM_FIRMWARE=ON, see toolchains/): what the binary is, the unit
+# tests under qemu-user when cross-compiled, and the ARM board test (the
+# aarch64 binary on Debian's arm64 kernel with vivid in qemu-system-aarch64).
+# The online end-to-end test (integration.cmake) runs against this same
+# firmware binary in a host firmware build.
 
 # boards/: unit hardening and verification, in every build.
 add_test(NAME boards_units

@@ -3,6 +3,13 @@
 #   1. the ordinary build (warnings are errors) and the whole ctest suite
 #   2. the sanitizer build (ASan + UBSan), every test but the slow ones
 #   3. the fuzz targets under libFuzzer (clang), for a bounded time each
+#   4. the firmware profile (static, musl, libcurl on mbedTLS; toolchains/):
+#      on this machine, every test but the slow ones (so the online end to
+#      end test runs against the firmware binary); cross-compiled for
+#      aarch64 and armhf, the unit and firmware tests under qemu-user, and
+#      for aarch64 the ARM board test (Debian's arm64 kernel with vivid in
+#      qemu-system-aarch64). Its libraries are built from Debian's sources
+#      once per target into ~/.cache/fieldcam/firmware (about 2 min each).
 # Installs missing Debian packages when run as root (else says what to
 # install). Ends with one line: "N passed, N failed".
 # Environment: JOBS (default: number of CPUs), FUZZ_SECONDS (default 20),
@@ -58,6 +65,12 @@ if command -v clang >/dev/null 2>&1; then
 else
 	echo "=== fuzz: skipped (clang not installed)"
 fi
+
+fw_start=$(date +%s)
+phase firmware-x86_64 "-DFIELDCAM_FIRMWARE=ON" "-LE slow"
+phase firmware-aarch64 "-DFIELDCAM_FIRMWARE=ON -DCMAKE_TOOLCHAIN_FILE=$src/toolchains/aarch64-linux-gnu.cmake" "-L unit|firmware"
+phase firmware-armhf "-DFIELDCAM_FIRMWARE=ON -DCMAKE_TOOLCHAIN_FILE=$src/toolchains/arm-linux-gnueabihf.cmake" "-L unit|firmware"
+echo "=== firmware: $(($(date +%s) - fw_start)) s"
 
 [ -z "$phases_failed" ] || echo "failed in:$phases_failed"
 echo "$passed passed, $failed failed"

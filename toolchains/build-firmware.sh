@@ -24,8 +24,8 @@
 #   cmocka         for the unit tests only; never linked into fieldcam
 #
 # Sources come from Debian (`apt-get source`, checked against the archive's
-# signed index) through a private apt configuration: this machine's apt
-# sources and state are not touched, and root is not needed. Sources and
+# signed index) through a private apt configuration (firmware/apt-private.sh):
+# this machine's apt sources and state are not touched, root is not needed. Sources and
 # each prefix are cached under ${XDG_CACHE_HOME:-~/.cache}/fieldcam/firmware;
 # a prefix is rebuilt when this script changes. FIELDCAM_FIRMWARE_REFRESH=1
 # fetches the newest sources again (security updates).
@@ -51,8 +51,6 @@ if [ $print_only = 1 ]; then
 	exit 0
 fi
 jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
-mirror=${FIELDCAM_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-suite=${FIELDCAM_DEBIAN_SUITE:-bookworm}
 pkgs="musl mbedtls curl cjson libjpeg-turbo cmocka"
 
 say() { echo "build-firmware: $*" >&2; }
@@ -60,8 +58,8 @@ die() { say "$*"; exit 1; }
 
 cc=$triple-gcc
 command -v "$cc" >/dev/null 2>&1 || die "no $cc: apt-get install gcc-$(echo "$triple" | tr _ -)"
-for t in cmake make dpkg-source autoreconf libtool apt-get; do
-	command -v $t >/dev/null 2>&1 || [ $t = libtool ] ||
+for t in cmake make dpkg-source autoreconf libtoolize apt-get python3 patch; do
+	command -v $t >/dev/null 2>&1 ||
 		die "no $t: toolchains/install-deps.sh firmware installs what is needed"
 done
 build=$(gcc -dumpmachine)
@@ -78,29 +76,12 @@ key_of() { # SRCDIR
 
 # --- sources ---------------------------------------------------------------
 fetch() {
-	say "fetching sources ($pkgs) from $suite"
-	apt=$cache/apt
-	rm -rf "$apt" "$cache/src.tmp"
-	mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$cache/src.tmp"
-	kr=/usr/share/keyrings/debian-archive-keyring.gpg
-	opt=""
-	[ -f $kr ] && opt="[signed-by=$kr] "
-	{
-		echo "deb-src $opt$mirror $suite main"
-		echo "deb-src $opt$mirror $suite-updates main"
-		case $mirror in
-		*deb.debian.org*) echo "deb-src $opt${mirror%/debian}/debian-security $suite-security main" ;;
-		esac
-	} >"$apt/sources.list"
-	: >"$apt/status"
-	aptopts="-q -o Dir::Etc::SourceList=$apt/sources.list -o Dir::Etc::SourceParts=/nonexistent
-		-o Dir::State::Lists=$apt/lists -o Dir::State::Status=$apt/status -o Dir::Cache=$apt/cache
-		-o Debug::NoLocking=1 -o APT::Sandbox::User=$(id -un)"
+	say "fetching sources ($pkgs) from ${FIELDCAM_DEBIAN_SUITE:-bookworm}"
+	rm -rf "$cache/src.tmp" "$cache/apt/updated"
+	mkdir -p "$cache/src.tmp"
 	# shellcheck disable=SC2086
-	apt-get $aptopts update >"$apt/update.log" 2>&1 || { cat "$apt/update.log" >&2; die "apt-get update failed"; }
-	# shellcheck disable=SC2086
-	(cd "$cache/src.tmp" && apt-get $aptopts source $pkgs) >"$apt/source.log" 2>&1 ||
-		{ tail -20 "$apt/source.log" >&2; die "apt-get source failed"; }
+	(cd "$cache/src.tmp" && sh "$here/firmware/apt-private.sh" "$cache/apt" src apt-get source $pkgs) \
+		>"$cache/source.log" 2>&1 || { tail -20 "$cache/source.log" >&2; die "apt-get source failed"; }
 	s=$cache/src.tmp
 	: >"$s/versions"
 	for p in $pkgs; do
@@ -171,7 +152,9 @@ for d in linux asm asm-generic; do
 	done
 	[ -d "$out/include/$d" ] || die "$triple: no kernel headers ($d/) for $cc: apt-get install linux-libc-dev"
 done
-mcflags="-specs=$specs"
+# -static everywhere: configure's link tests then get libgcc and libc in
+# one group (armhf's libgcc calls raise() from libc).
+mcflags="-specs=$specs -static"
 
 cmake_dep() { # NAME SRCDIR [CMAKE ARGS...]
 	n=$1 s=$2

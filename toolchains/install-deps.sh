@@ -1,10 +1,14 @@
 #!/bin/sh
-# install-deps.sh [build|test|bench|all]: make sure the Debian / Raspberry Pi OS
-# packages fieldcam needs are installed. As root, installs what is missing
-# with apt-get; otherwise prints the one apt-get line to run and exits 1.
-#   build: compile fieldcam
-#   test:  build + everything the test suite uses (endpoint, VM, fuzzing)
-#   bench: test + the peers the benchmarks under tests/bench compare with
+# install-deps.sh [build|firmware|test|bench|all]: make sure the Debian /
+# Raspberry Pi OS packages fieldcam needs are installed. As root, installs
+# what is missing with apt-get; otherwise prints the one apt-get line to run
+# and exits 1.
+#   build:    compile fieldcam
+#   firmware: build + the firmware profile (toolchains/build-firmware.sh:
+#             cross compilers, the dependency builds from Debian's sources,
+#             qemu-user and qemu-system-aarch64 for its tests)
+#   test:     firmware + everything the test suite uses (endpoint, VM, fuzzing)
+#   bench:    test + the peers the benchmarks under tests/bench compare with
 set -eu
 what=${1:-build}
 
@@ -14,14 +18,19 @@ test_pkgs="libcmocka-dev python3 python3-cryptography python3-pil libjpeg-turbo-
 cppcheck clang libclang-rt-dev valgrind openssl ca-certificates
 qemu-system-x86 busybox-static cpio v4l-utils"
 
+firmware_pkgs="gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf
+libc6-dev-armhf-cross binutils dpkg-dev debian-archive-keyring autoconf automake libtool nasm
+patch python3 qemu-user-static qemu-system-arm busybox-static cpio libjpeg-turbo-progs systemd"
+
 bench_pkgs="python3-skimage ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base
 gstreamer1.0-plugins-good time util-linux"
 
 case $what in
 build) pkgs=$build_pkgs ;;
-test) pkgs="$build_pkgs $test_pkgs" ;;
-bench|all) pkgs="$build_pkgs $test_pkgs $bench_pkgs" ;;
-*) echo "usage: $0 [build|test|bench|all]" >&2; exit 2 ;;
+firmware) pkgs="$build_pkgs $firmware_pkgs" ;;
+test) pkgs="$build_pkgs $firmware_pkgs $test_pkgs" ;;
+bench|all) pkgs="$build_pkgs $firmware_pkgs $test_pkgs $bench_pkgs" ;;
+*) echo "usage: $0 [build|firmware|test|bench|all]" >&2; exit 2 ;;
 esac
 
 missing=""
