@@ -329,6 +329,7 @@ int ag_cmd_run(int argc, char **argv)
 	sc.segment_bytes = cfg.spool.segment_bytes;
 	sc.sync = (enum stg_sync)cfg.spool.sync;
 	sc.on_full = (enum stg_on_full)cfg.spool.on_full;
+	sc.defer_delete = true; /* the main loop below collects; the uploader never waits on unlink */
 	if ((rc = stg_spool_open(&sc, &r.spool)) < 0) {
 		ag_log_err("%s: cannot open the spool: %s", cfg.spool.dir, ag_strerror(rc));
 		status = AG_EXIT_FAIL;
@@ -394,6 +395,7 @@ int ag_cmd_run(int argc, char **argv)
 			(void)stg_spool_sync(r.spool, NULL);
 			last_sync = now;
 		}
+		(void)stg_spool_collect(r.spool);
 		if (now - last_status >= 2000) {
 			write_status(&r, true);
 			last_status = now;

@@ -594,6 +594,8 @@ void stg_spool_close(struct stg_spool *sp)
 	if (!sp)
 		return;
 	pthread_mutex_lock(&sp->mu);
+	if (sp->cfg.defer_delete && !sp->cfg.readonly)
+		delete_delivered(sp);
 	if (sp->active && !sp->cfg.readonly) {
 		(void)sync_locked(sp);
 		(void)write_index(sp, &sp->seg[sp->nseg - 1]);
@@ -725,6 +727,8 @@ static int drop_oldest(struct stg_spool *sp)
 /* Make room for need more bytes under max_bytes. */
 static int make_room(struct stg_spool *sp, uint64_t need)
 {
+	if (sp->disk_bytes + need > sp->cfg.max_bytes && sp->cfg.defer_delete)
+		delete_delivered(sp); /* delivered segments go before anything is dropped */
 	while (sp->disk_bytes + need > sp->cfg.max_bytes) {
 		if (!(sp->active ? sp->nseg - 1 : sp->nseg))
 			break; /* only the active segment: it is below segment_bytes */
@@ -1102,13 +1106,57 @@ int stg_spool_ack(struct stg_spool *sp, uint64_t seq)
 			want = sp->next_seq;
 		rc = cursor_write(sp, want);
 		sp->cursor = want; /* not resent in this run even if not durable */
-		if (rc == 0)
+		if (rc == 0 && !sp->cfg.defer_delete)
 			delete_delivered(sp);
 		if (sp->full && sp->cfg.on_full == STG_FULL_PAUSE_CAPTURE)
 			(void)make_room(sp, 0);
 	}
 	pthread_mutex_unlock(&sp->mu);
 	return rc;
+}
+
+int stg_spool_collect(struct stg_spool *sp)
+{
+	/* take the delivered segments out of the list under the lock ... */
+	pthread_mutex_lock(&sp->mu);
+	if (sp->cfg.readonly) {
+		pthread_mutex_unlock(&sp->mu);
+		return 0;
+	}
+	size_t keep = 0, n = 0;
+	uint64_t *firsts = NULL;
+	for (size_t i = 0; i < sp->nseg; i++) {
+		struct segment *s = &sp->seg[i];
+		bool is_active = sp->active && i == sp->nseg - 1;
+		if (!is_active && (s->n == 0 || seg_last_seq(s) < sp->cursor)) {
+			uint64_t *nf = realloc(firsts, (n + 1) * sizeof(*firsts));
+			if (nf) {
+				firsts = nf;
+				firsts[n++] = s->first_seq;
+				sp->disk_bytes -= s->size;
+				seg_free(s);
+				continue;
+			}
+		}
+		sp->seg[keep++] = *s;
+	}
+	sp->nseg = keep;
+	pthread_mutex_unlock(&sp->mu);
+	/* ... and delete them without it: appends and peeks go on meanwhile.
+	 * A file left behind by a crash here is deleted by the next recovery,
+	 * since the cursor is already past it. */
+	for (size_t i = 0; i < n; i++) {
+		char path[4096];
+		seg_path(sp, firsts[i], "fcs", path, sizeof(path));
+		if (unlink(path) < 0 && errno != ENOENT)
+			ag_log_warn("%s: cannot delete", path);
+		seg_path(sp, firsts[i], "idx", path, sizeof(path));
+		unlink(path);
+	}
+	if (n)
+		(void)ag_fsync_dir(sp->dir);
+	free(firsts);
+	return (int)n;
 }
 
 void stg_spool_stats(struct stg_spool *sp, struct stg_spool_stats *st)

@@ -50,6 +50,10 @@ struct stg_spool_config {
 	enum stg_sync sync;
 	enum stg_on_full on_full;
 	bool readonly; /* inspect only: no recovery writes, no appends (for `status`) */
+	/* ack only moves the cursor; delivered segments are deleted by
+	 * stg_spool_collect() (or when room is needed, or at close), so the
+	 * consumer does not wait on unlink and directory syncs */
+	bool defer_delete;
 };
 
 /* Defaults: 512 MiB, 8 MiB segments, sync batch, drop oldest. dir unset. */
@@ -131,6 +135,14 @@ int stg_spool_ack(struct stg_spool *sp, uint64_t seq);
  */
 int stg_spool_reject(struct stg_spool *sp, const struct stg_record *rec,
 		     const char *id, const char *reason);
+
+/*
+ * With defer_delete: delete the segments that hold only acknowledged
+ * records, then sync the directory. The unlinks run outside the spool's
+ * lock. Call it from a housekeeping thread (the daemon's main loop).
+ * Returns the number of segments deleted.
+ */
+int stg_spool_collect(struct stg_spool *sp);
 
 struct stg_spool_stats {
 	uint64_t pending_records;

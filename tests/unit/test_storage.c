@@ -184,6 +184,63 @@ static void test_drop_oldest(void **state)
 	stg_spool_close(sp);
 }
 
+static size_t count_segments(void)
+{
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	size_t n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, "seg-", 4) == 0 && strstr(de->d_name, ".fcs"))
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* defer_delete: acks leave the files; collect deletes exactly the
+ * delivered segments; a full spool deletes delivered ones before it drops
+ * anything; a restart deletes what a crash left. */
+static void test_deferred_delete(void **state)
+{
+	(void)state;
+	struct stg_spool_config cfg;
+	stg_spool_config_defaults(&cfg);
+	cfg.dir = dir;
+	cfg.max_bytes = 256 << 10;
+	cfg.segment_bytes = 32 << 10;
+	cfg.sync = STG_SYNC_NONE;
+	cfg.defer_delete = true;
+	struct stg_spool *sp = NULL;
+	assert_int_equal(stg_spool_open(&cfg, &sp), 0);
+	append_n(sp, 150); /* ~4 segments */
+	size_t before = count_segments();
+	assert_true(before >= 3);
+	uint64_t first = 0, last = 0;
+	assert_true(drain(sp, true, &first, &last) == 150);
+	assert_int_equal(count_segments(), before); /* nothing deleted by the acks */
+	int n = stg_spool_collect(sp);
+	assert_int_equal((size_t)n, before - 1);     /* all but the active one */
+	assert_int_equal(count_segments(), 1);
+	assert_int_equal(stg_spool_collect(sp), 0);
+	/* fill past max_bytes with everything delivered: nothing may be dropped */
+	append_n(sp, 100);
+	assert_true(drain(sp, true, NULL, NULL) == 100);
+	append_n(sp, 200);
+	struct stg_spool_stats st;
+	stg_spool_stats(sp, &st);
+	assert_int_equal(st.dropped, 0);
+	assert_true(st.disk_bytes <= 256 << 10);
+	/* acked but not collected, then a restart: recovery deletes them */
+	assert_true(drain(sp, true, NULL, NULL) == 200);
+	assert_true(count_segments() > 1);
+	stg_spool_close(sp);
+	assert_int_equal(count_segments(), 1);
+	assert_int_equal(stg_spool_open(&cfg, &sp), 0);
+	stg_spool_stats(sp, &st);
+	assert_int_equal(st.pending_records, 0);
+	stg_spool_close(sp);
+}
+
 static void test_pause_capture(void **state)
 {
 	(void)state;
@@ -527,6 +584,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_roundtrip_and_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drop_oldest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deferred_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pause_capture, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncate_every_offset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bit_flips, setup, teardown),
