@@ -101,32 +101,14 @@ span() { # seconds from the first request's start to the last one's end, since l
 lines() { wc -l <logs/access.log; }
 now() { python3 -c 'import time; print(time.monotonic())'; }
 
-# 1. fieldcam: fill the spool with N images (spool only), then time the drain
+rounds=${ROUNDS:-5}
+add() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", a + b }'; }
+# 1. fill a spool with N images once (spool only); each round drains a copy
 conf none "files:$work/img" 1920x1080
 "$bin" run -c c-none.json --frames "$n" 2>/dev/null
 sed -e 's/"mode":"none"/"mode":"online"/' -e "s/spool-none/spool-online/; s/results-none/results-online/" c-none.json >c-online.json
-mv spool-none spool-online
-l0=$(lines)
-/usr/bin/time -f '%e %U %S %M' -o fc.time "$bin" run -c c-online.json --frames 1 2>fc.log
-read -r fc_wall fc_user fc_sys fc_rss <fc.time
-fc_n=$(wc -l <results-online.jsonl)
-fc_conns=$(conns $((l0 + 1)))
-fc_span=$(span $((l0 + 1)))
 
-# 2. curl per image
-l0=$(lines)
-t0=$(now)
-i=0
-while [ $i -lt "$n" ]; do
-	curl -s -o /dev/null --cacert ca.pem -H 'Authorization: Bearer bench-token' \
-		-H 'Content-Type: application/json' --data-binary @body.json "$url"
-	i=$((i + 1))
-done
-t1=$(now)
-c1_conns=$(conns $((l0 + 1)))
-c1_span=$(span $((l0 + 1)))
-
-# 3. one curl, one connection, all images
+# the curl command line for all N over one connection
 set --
 i=0
 while [ $i -lt "$n" ]; do
@@ -135,13 +117,38 @@ while [ $i -lt "$n" ]; do
 		-H 'Content-Type: application/json' --data-binary @body.json "$url"
 	i=$((i + 1))
 done
-l0=$(lines)
-t2=$(now)
-/usr/bin/time -f '%e %U %S' -o curl.time curl "$@"
-t3=$(now)
-c2_conns=$(conns $((l0 + 1)))
-c2_span=$(span $((l0 + 1)))
-read -r c2_wall c2_user c2_sys <curl.time
+
+: >rounds.txt
+r=0
+while [ $r -lt "$rounds" ]; do
+	# fieldcam: drain the backlog (+1 frame it captures itself)
+	rm -rf spool-online results-online.jsonl
+	cp -a spool-none spool-online
+	sync
+	l0=$(lines)
+	/usr/bin/time -f '%e %U %S %M' -o fc.time "$bin" run -c c-online.json --frames 1 2>fc.log
+	read -r fc_wall fc_user fc_sys fc_rss <fc.time
+	fc_n=$(wc -l <results-online.jsonl)
+	echo "fc $fc_n $(span $((l0 + 1))) $fc_wall $(add "$fc_user" "$fc_sys") $(conns $((l0 + 1)))" >>rounds.txt
+	# one curl, one connection, all images
+	l0=$(lines)
+	/usr/bin/time -f '%e %U %S' -o curl.time curl "$@"
+	read -r c2_wall c2_user c2_sys <curl.time
+	echo "one $n $(span $((l0 + 1))) $c2_wall $(add "$c2_user" "$c2_sys") $(conns $((l0 + 1)))" >>rounds.txt
+	# a curl process per image (fewer images: its rate is per process anyway)
+	m=$((n / 4))
+	l0=$(lines)
+	t0=$(now)
+	i=0
+	while [ $i -lt "$m" ]; do
+		curl -s -o /dev/null --cacert ca.pem -H 'Authorization: Bearer bench-token' \
+			-H 'Content-Type: application/json' --data-binary @body.json "$url"
+		i=$((i + 1))
+	done
+	t1=$(now)
+	echo "each $m $(span $((l0 + 1))) $(add "$t1" "-$t0") 0 $(conns $((l0 + 1)))" >>rounds.txt
+	r=$((r + 1))
+done
 
 # 4. peak RSS of `fieldcam run` at 1080p, capturing and uploading
 conf online testpattern 1920x1080
@@ -150,31 +157,32 @@ sed -i "s/spool-online/spool-rss/; s/results-online/results-rss/" c-online.json
 rss=$(cat rss.time)
 rss_n=$(wc -l <results-rss.jsonl)
 
-python3 - "$n" "$size" "$fc_n" "$fc_wall" "$fc_user" "$fc_sys" "$fc_conns" "$t0" "$t1" "$c1_conns" "$t2" "$t3" \
-	"$c2_conns" "$rss" "$rss_n" "$fc_span" "$c1_span" "$c2_span" "$c2_user" "$c2_sys" <<'EOF'
-import sys
-a = sys.argv[1:]
-n, size, fc_n = int(a[0]), int(a[1]), int(a[2])
-fc_wall, fc_cpu, fc_conns = float(a[3]), float(a[4]) + float(a[5]), int(a[6])
-c1 = n / (float(a[8]) - float(a[7])); c1_conns = int(a[9])
-c2 = n / (float(a[11]) - float(a[10])); c2_conns = int(a[12])
-rss_kb, rss_n = int(a[13]), int(a[14])
-fc_span, c1_span, c2_span = float(a[15]), float(a[16]), float(a[17])
-c2_cpu = float(a[18]) + float(a[19])
-# rates over the span nginx saw, first request in to last reply out (the
-# processes' start-up outside it; curl-per-image pays its start-ups inside)
-fc = fc_n / fc_span
-c1 = n / c1_span
-c2 = n / c2_span
-print("upload benchmark: %d uploads of a %d-byte 1080p JPEG (JSON + base64 body) to nginx over HTTPS" % (n, size))
-print("| uploader | uploads/s | ratio of fieldcam to it | TLS handshakes per 1,000 uploads |")
-print("|---|---|---|---|")
-print("| fieldcam run (spool backlog -> results, acks durable) | %.1f | 1.00x | %.1f |" % (fc, fc_conns * 1000.0 / fc_n))
-print("| curl, one process per image | %.1f | %.2fx | %.1f |" % (c1, fc / c1, c1_conns * 1000.0 / n))
-print("| curl, one process, one connection | %.1f | %.2fx | %.1f |" % (c2, fc / c2, c2_conns * 1000.0 / n))
-print("CPU per upload: fieldcam %.2f ms (whole process: spool read, base64, TLS, results), one curl %.2f ms"
-      % (fc_cpu * 1000 / fc_n, c2_cpu * 1000 / n))
-print("wall time of the whole process: fieldcam %.2f s for %d, one curl %.2f s, curl per image %.2f s"
-      % (fc_wall, fc_n, float(a[11]) - float(a[10]), float(a[8]) - float(a[7])))
+python3 - "$size" "$rss" "$rss_n" rounds.txt <<'EOF'
+import statistics, sys
+size, rss_kb, rss_n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+rows = {}
+for line in open(sys.argv[4]):
+    who, n, span, wall, cpu, conns = line.split()
+    rows.setdefault(who, []).append((int(n), float(span), float(wall), float(cpu), int(conns)))
+def med(who, f):
+    return statistics.median(f(r) for r in rows[who])
+# uploads/s on the wire: nginx's span from the first request in to the last reply out
+rate = {w: med(w, lambda r: r[0] / r[1]) for w in rows}
+# uploads/s of the whole process, start to exit
+prate = {w: med(w, lambda r: r[0] / r[2]) for w in rows}
+hs = {w: med(w, lambda r: r[4] * 1000.0 / r[0]) for w in rows}
+n = rows["fc"][0][0]
+print("upload benchmark: %d rounds, each draining %d images of %d bytes (1080p JPEG, JSON + base64 body)"
+      " to nginx over HTTPS; medians" % (len(rows["fc"]), n, size))
+print("| uploader | uploads/s on the wire | fieldcam's ratio to it | uploads/s, whole process | TLS handshakes per 1,000 uploads |")
+print("|---|---|---|---|---|")
+names = {"fc": "fieldcam run (spool backlog, results synced, acks durable)",
+         "one": "curl, one process, one connection (--next)", "each": "curl, one process per image"}
+for w in ("fc", "one", "each"):
+    print("| %s | %.0f | %.2fx | %.0f | %.1f |" % (names[w], rate[w], rate["fc"] / rate[w], prate[w], hs[w]))
+print("CPU per upload (user + sys, whole process): fieldcam %.2f ms, one curl %.2f ms"
+      % (med("fc", lambda r: r[3] * 1000 / r[0]), med("one", lambda r: r[3] * 1000 / r[0])))
+print("per round (uploads/s on the wire): fieldcam %s; one curl %s" % (
+    " ".join("%.0f" % (r[0] / r[1]) for r in rows["fc"]), " ".join("%.0f" % (r[0] / r[1]) for r in rows["one"])))
 print("peak RSS of fieldcam run, 1080p test pattern, capturing and uploading %d frames: %.1f MB" % (rss_n, rss_kb / 1024))
 EOF
