@@ -405,6 +405,15 @@ def t_predict(agent, ep, work):
     rc, out, log2 = agent.run(cfg, "predict", txt)
     check(rc == 1 and "not a JPEG" in out and "not a JPEG" in log2, "predict of a non-JPEG: exit 1, one clear line",
           "exit %d %s" % (rc, log2))
+    big = os.path.join(work, "big.jpg")
+    subprocess.run([agent.bin, "capture", "-d", "testpattern", "-s", "3840x2160", "-q", "100", "-o", big],
+                   check=True, stderr=subprocess.DEVNULL)
+    rc, out, logb = agent.run(cfg, "predict", big)
+    sent = [r for r in ep.requests("predict")][-1:]
+    check(os.path.getsize(big) > 1150000 and rc == 0 and "re-encoded" in logb and sent and
+          sent[0]["body_bytes"] <= 1572864 and sent[0]["status"] == 200,
+          "a %d-byte image is re-encoded under the online limit and classified" % os.path.getsize(big),
+          "exit %d: %s" % (rc, logb[-300:]))
     cfg2, _ = agent.config("predict-down", api={"aiplatform": "https://127.0.0.1:1", "storage": None,
                                                 "oauth_token_uri": ep.info["api"]["oauth_token_uri"]},
                            retry={"initial": "20ms", "max": "100ms"})
@@ -422,7 +431,7 @@ def t_predict(agent, ep, work):
     rc, out, log5 = agent.run(gcfg, "predict", img)
     ep.faults([])
     check(rc == 0 and '"blocked":"SAFETY"' in out, "gemini: a blocked answer is a result with \"blocked\"", out)
-    return log + log2 + log3 + log4 + log5
+    return log + log2 + logb + log3 + log4 + log5
 
 
 def t_token_file(agent, ep, work):
