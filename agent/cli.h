@@ -33,6 +33,8 @@ int ag_cmd_devices(int argc, char **argv);
 int ag_cmd_run(int argc, char **argv);
 int ag_cmd_status(int argc, char **argv);
 int ag_cmd_predict(int argc, char **argv);
+int ag_cmd_batch_flush(int argc, char **argv);
+int ag_cmd_batch_list(int argc, char **argv);
 
 extern const char ag_usage_config_check[];
 extern const char ag_usage_config_keys[];
@@ -42,6 +44,8 @@ extern const char ag_usage_devices[];
 extern const char ag_usage_run[];
 extern const char ag_usage_status[];
 extern const char ag_usage_predict[];
+extern const char ag_usage_batch_flush[];
+extern const char ag_usage_batch_list[];
 
 /* Entry point used by main(): dispatch argv to a command. */
 int ag_cli_main(int argc, char **argv);

@@ -412,8 +412,7 @@ int ag_cmd_run(int argc, char **argv)
 			}
 			if (!have_up)
 				break;
-			stg_spool_stats(r.spool, &st);
-			if (st.pending_records == 0) {
+			if (ag_uploader_idle(r.up)) {
 				ag_log_info("every captured frame is delivered");
 				break;
 			}

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ag.h"
+#include "batch.h"
 #include "cli.h"
 #include "config.h"
 #include "run.h"
@@ -23,7 +24,8 @@ const char ag_usage_status[] =
 	"\n"
 	"Show the spool depth (records, bytes, age of the oldest), drops and\n"
 	"corrupt records, what the daemon captured and uploaded, the last upload,\n"
-	"the next retry and the last error. Works whether or not the daemon runs.\n"
+	"the next retry, batches not finished and the last error. Works whether\n"
+	"or not the daemon runs.\n"
 	"\n"
 	"  -c, --config FILE   the configuration file (JSON)\n"
 	"  --json              one JSON object instead of text\n";
@@ -96,6 +98,7 @@ int ag_cmd_status(int argc, char **argv)
 	    (kill((pid_t)pid, 0) == 0 || errno == EPERM))
 		running = true;
 	bool crashed = d && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(d, "running")) && !running;
+	int batches = ag_batch_pending_count(&cfg); /* jobs not finished yet; -1: cannot tell */
 	uint64_t now = ag_wall_ms();
 	uint64_t age = st.pending_records && st.oldest_captured_ms && now > st.oldest_captured_ms
 			       ? (now - st.oldest_captured_ms)
@@ -113,6 +116,8 @@ int ag_cmd_status(int argc, char **argv)
 		cJSON_AddNumberToObject(s, "corrupt", (double)st.corrupt);
 		cJSON_AddNumberToObject(s, "quarantined", (double)st.quarantined);
 		cJSON_AddNumberToObject(s, "next_seq", (double)st.next_seq);
+		if (batches >= 0)
+			cJSON_AddNumberToObject(o, "pending_batches", batches);
 		if (d)
 			cJSON_AddItemToObject(o, "last_run", cJSON_Duplicate(d, 1));
 		char *out = cJSON_Print(o);
@@ -133,6 +138,8 @@ int ag_cmd_status(int argc, char **argv)
 		       age ? ", oldest " : "", age ? b2 : "", cfg.spool.dir);
 		printf("damage:    %" PRIu64 " corrupt records skipped, %" PRIu64 " segments quarantined\n",
 		       st.corrupt, st.quarantined);
+		if (batches > 0)
+			printf("batches:   %d submitted and not finished (fieldcam batch list)\n", batches);
 		if (d) {
 			printf("last run:  mode %s, source %s\n", str(d, "mode") ? str(d, "mode") : "?",
 			       str(d, "source") ? str(d, "source") : "?");

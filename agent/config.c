@@ -63,6 +63,7 @@ static const char *check_endpoint(const char *v);
 static const char *check_bucket(const char *v);
 static const char *check_prefix(const char *v);
 static const char *check_model(const char *v);
+static const char *check_parent(const char *v);
 static const char *check_url(const char *v);
 static const char *check_label(const char *v);
 
@@ -133,6 +134,10 @@ static const struct field fields[] = {
 	  "object name prefix (default: fieldcam/DEVICE_ID)" },
 	{ "batch.model", F_STR, O(batch.model), 0, 0, NULL, NULL, F_NULLABLE, check_model,
 	  "projects/P/locations/L/models/M, or publishers/PUB/models/M" },
+	{ "batch.parent", F_STR, O(batch.parent), 0, 0, NULL, NULL, F_NULLABLE, check_parent,
+	  "projects/P/locations/L that runs the jobs (default: batch.model's, when it has one)" },
+	{ "batch.poll", F_DUR, O(batch.poll_ms), 100, 300000, "30s", NULL, 0, NULL,
+	  "first wait between polls of a running job (grows to 5m)" },
 	{ "batch.max_items", F_UINT, O(batch.max_items), 1, 30000, "500", NULL, 0, NULL,
 	  "submit a batch at this many images" },
 	{ "batch.max_age", F_DUR, O(batch.max_age_ms), 1000, 604800000, "1h", NULL, 0, NULL,
@@ -773,6 +778,11 @@ static const char *check_bucket(const char *v)
 	return NULL;
 }
 
+static const char *check_parent(const char *v)
+{
+	return match_name(v, "projects/*/locations/*") ? NULL : "is not projects/P/locations/L";
+}
+
 static const char *check_prefix(const char *v)
 {
 	if (!*v)
@@ -906,6 +916,9 @@ static void cross_check(struct ag_config *c, const char *name, struct ag_cfg_rep
 			if (c->batch.format == AG_BFMT_OPENAI && automl_model)
 				err(rep, "%s: batch.model: batch.format \"openai\" needs publishers/PUB/models/M", name);
 		}
+		if (c->batch.model && !c->batch.parent && strncmp(c->batch.model, "projects/", 9) != 0)
+			err(rep, "%s: batch.parent: missing: batch.model \"%s\" has no project and location to run the job in",
+			    name, c->batch.model);
 		if (c->batch.format == AG_BFMT_OPENAI)
 			warn(rep, "%s: batch.format: \"openai\" batch jobs are documented by Google for text only; image parts are not confirmed to work", name);
 	}

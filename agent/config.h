@@ -59,8 +59,8 @@ struct ag_config {
 		uint64_t max_predictions;
 	} online;
 	struct {
-		char *bucket, *prefix, *model;
-		uint64_t max_items, max_age_ms;
+		char *bucket, *prefix, *model, *parent;
+		uint64_t max_items, max_age_ms, poll_ms;
 		int format;         /* enum ag_batch_format */
 		char *prompt;
 	} batch;

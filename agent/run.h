@@ -46,4 +46,7 @@ void ag_uploader_join(struct ag_uploader *u, pthread_t t, uint64_t timeout_ms);
 void ag_uploader_reload(struct ag_uploader *u);
 /* True when uploads failed for good (e.g. credentials refused). */
 bool ag_uploader_failed(struct ag_uploader *u);
+/* True when everything captured so far is delivered (online: the spool is
+ * empty; batch: also every batch has its results). */
+bool ag_uploader_idle(struct ag_uploader *u);
 void ag_uploader_destroy(struct ag_uploader *u);

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "online.h"
 #include "run.h"
 #include "stg.h"
@@ -37,6 +38,7 @@
 
 struct ag_uploader {
 	struct ag_run *r;
+	struct ag_batcher *batch;    /* upload.mode batch: all the work is there */
 	struct ag_online on;
 	struct stg_results *results;
 	struct ag_event done;
@@ -132,9 +134,8 @@ static bool seen(const struct ag_uploader *u, const char *id)
 int ag_uploader_create(struct ag_run *r, struct ag_uploader **out)
 {
 	const struct ag_config *c = r->cfg;
-	if (c->upload.mode != AG_MODE_ONLINE) {
-		ag_log_err("upload.mode \"%s\" is not in this build yet: use \"online\" or \"none\"",
-			   ag_config_enum_name("upload.mode", c->upload.mode));
+	if (c->upload.mode != AG_MODE_ONLINE && c->upload.mode != AG_MODE_BATCH) {
+		ag_log_err("upload.mode \"%s\" has no uploader", ag_config_enum_name("upload.mode", c->upload.mode));
 		return AG_EUNSUPPORTED;
 	}
 	struct ag_uploader *u = calloc(1, sizeof(*u));
@@ -146,6 +147,12 @@ int ag_uploader_create(struct ag_run *r, struct ag_uploader **out)
 	if (rc < 0)
 		goto fail;
 	u->have_done = true;
+	if (c->upload.mode == AG_MODE_BATCH) {
+		if ((rc = ag_batcher_create(r, &u->batch)) < 0)
+			goto fail;
+		*out = u;
+		return 0;
+	}
 	if ((rc = ag_online_open(&u->on, c)) < 0)
 		goto fail;
 	if ((rc = stg_results_open(c->results.file, false, &u->results)) < 0) {
@@ -168,6 +175,7 @@ void ag_uploader_destroy(struct ag_uploader *u)
 {
 	if (!u)
 		return;
+	ag_batcher_destroy(u->batch);
 	stg_results_close(u->results);
 	ag_online_close(&u->on);
 	if (u->have_done)
@@ -179,12 +187,24 @@ void ag_uploader_destroy(struct ag_uploader *u)
 
 void ag_uploader_reload(struct ag_uploader *u)
 {
-	net_auth_reload(u->on.auth);
+	if (u->batch)
+		ag_batcher_reload(u->batch);
+	else
+		net_auth_reload(u->on.auth);
 }
 
 bool ag_uploader_failed(struct ag_uploader *u)
 {
-	return atomic_load(&u->failed);
+	return u->batch ? ag_batcher_failed(u->batch) : atomic_load(&u->failed);
+}
+
+bool ag_uploader_idle(struct ag_uploader *u)
+{
+	if (u->batch)
+		return ag_batcher_idle(u->batch);
+	struct stg_spool_stats st;
+	stg_spool_stats(u->r->spool, &st);
+	return st.pending_records == 0;
 }
 
 void ag_uploader_join(struct ag_uploader *u, pthread_t t, uint64_t timeout_ms)
@@ -192,7 +212,10 @@ void ag_uploader_join(struct ag_uploader *u, pthread_t t, uint64_t timeout_ms)
 	/* the stop event is set: a request on the wire may finish in time */
 	if (!ag_event_wait_ms(&u->done, timeout_ms)) {
 		ag_log_warnx("an upload was still running after upload.shutdown_timeout: abandoned (the image stays in the spool)");
-		atomic_store(&u->on.abort, true);
+		if (u->batch)
+			ag_batcher_stop_requests(u->batch);
+		else
+			atomic_store(&u->on.abort, true);
 	}
 	pthread_join(t, NULL);
 }
@@ -332,6 +355,11 @@ void *ag_uploader_main(void *arg)
 {
 	struct ag_run *r = arg;
 	struct ag_uploader *u = r->up;
+	if (u->batch) {
+		ag_batcher_run(u->batch);
+		ag_event_set(&u->done);
+		return NULL;
+	}
 	struct stg_record rec = { 0 };
 	struct ag_ratelimit rl = { .interval_ms = 60000 };
 	struct ag_ratelimit io_rl = { .interval_ms = 60000 };
