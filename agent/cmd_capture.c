@@ -20,7 +20,8 @@ const char ag_usage_capture[] =
 	"\n"
 	"  -d, --device DEV     /dev/videoN, testpattern or files:DIR (default /dev/video0)\n"
 	"  -s, --size WxH       frame size (default 1280x720)\n"
-	"  -f, --format FMT     auto, mjpeg, yuyv, uyvy, nv12, yu12, grey, rgb24, bgr24\n"
+	"  -f, --format FMT     auto, mjpeg, yuyv, uyvy, nv12, yu12, grey, rgb24, bgr24,\n"
+	"                       or a V4L2 fourcc (YVYU, RGBP, ...), converted if need be\n"
 	"  -n, --count N        frames to grab (default 1)\n"
 	"  -q, --quality Q      JPEG quality 1..100 (default 85)\n"
 	"  -o, --output PATH    file (N=1) or folder\n"
@@ -70,8 +71,8 @@ int ag_cmd_capture(int argc, char **argv)
 			}
 			break;
 		case 'f':
-			if (drv_pixfmt_parse(optarg, &sc.format) < 0) {
-				ag_cli_usage_error(argv[0], "-f: \"%s\" is not one of auto, mjpeg, yuyv, uyvy, nv12, yu12, grey, rgb24, bgr24", optarg);
+			if (drv_source_config_format(&sc, optarg) < 0) {
+				ag_cli_usage_error(argv[0], "-f: \"%s\" is not one of auto, mjpeg, yuyv, uyvy, nv12, yu12, grey, rgb24, bgr24, or a V4L2 fourcc such as YVYU", optarg);
 				return AG_EXIT_USAGE;
 			}
 			break;

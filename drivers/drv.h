@@ -62,9 +62,21 @@ struct drv_source_config {
 	const char *device;  /* "/dev/videoN", "testpattern" or "files:DIR" */
 	unsigned width, height;
 	enum drv_pixfmt format;
+	/* V4L2 only: a camera format by its fourcc ("YVYU"), or "" to go by
+	 * format. One the encoder cannot take is converted to YU12 by
+	 * libv4lconvert where the build has it. */
+	char fourcc[5];
 	unsigned buffers;    /* V4L2 mmap buffers */
 };
 void drv_source_config_defaults(struct drv_source_config *cfg);
+
+/*
+ * Set cfg->format and cfg->fourcc from a camera.format or -f value: a name
+ * of drv_pixfmt_parse(), or a V4L2 fourcc of 3 or 4 capitals and digits
+ * ("YVYU", "RGBP", "BA81", "Y16": padded with spaces as V4L2 does).
+ * Returns 0 or AG_EINVAL (cfg unchanged).
+ */
+int drv_source_config_format(struct drv_source_config *cfg, const char *s);
 
 struct drv_source;
 

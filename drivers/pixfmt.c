@@ -24,6 +24,27 @@ const char *drv_pixfmt_name(enum drv_pixfmt f)
 	return (unsigned)f < AG_NELEM(fmt_names) ? fmt_names[f] : "?";
 }
 
+int drv_source_config_format(struct drv_source_config *cfg, const char *s)
+{
+	enum drv_pixfmt f;
+	if (drv_pixfmt_parse(s, &f) == 0) {
+		cfg->format = f;
+		cfg->fourcc[0] = '\0';
+		return 0;
+	}
+	size_t n = strlen(s);
+	if (n < 3 || n > 4)
+		return AG_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9')))
+			return AG_EINVAL;
+	memcpy(cfg->fourcc, s, n);
+	memset(cfg->fourcc + n, ' ', 4 - n);
+	cfg->fourcc[4] = '\0';
+	cfg->format = DRV_FMT_AUTO;
+	return 0;
+}
+
 int drv_subsamp_parse(const char *s, enum drv_subsamp *out)
 {
 	static const char *const names[] = { "420", "422", "444", "gray" };

@@ -2,7 +2,10 @@
  * V4L2 capture: mmap streaming, frames handed out without a copy (the
  * buffer goes back to the driver at the next grab), the newest frame when
  * several are waiting, and recovery from timeouts, bad buffers and unplugs
- * (the device is reopened by path on later grabs).
+ * (the device is reopened by path on later grabs). A camera format the
+ * encoder cannot take is converted to YU12 or RGB24 (fmtconv.h) where the
+ * build can: asked for by fourcc, or chosen by libv4lconvert under "auto"
+ * when the camera offers nothing the encoder takes.
  */
 #define AG_LOG_TAG "camera"
 #include <errno.h>
@@ -16,6 +19,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fmtconv.h"
 #include "source_impl.h"
 
 #define MAX_BUFFERS 32
@@ -38,6 +42,7 @@ struct v4l2 {
 	uint64_t next_reopen_ms;
 	uint64_t reopen_delay_ms;
 	uint64_t seq;
+	struct fmtconv *conv; /* converting, else NULL */
 };
 
 static const struct {
@@ -92,6 +97,8 @@ static void device_close(struct v4l2 *v)
 		v->streaming = false;
 	}
 	unmap_all(v);
+	fmtconv_destroy(v->conv);
+	v->conv = NULL;
 	close(v->fd);
 	v->fd = -1;
 	v->held = -1;
@@ -157,11 +164,11 @@ static int device_open(struct drv_source *src, struct v4l2 *v, bool first)
 		goto fail_inval;
 	}
 	/* what the device offers */
-	uint32_t offered[64];
+	uint32_t offered[128]; /* vivid alone offers 83 */
 	unsigned noff = 0;
-	char list[400] = "";
+	char list[128 * 5 + 1] = "";
 	size_t ll = 0;
-	for (unsigned i = 0; noff < 64; i++) {
+	for (unsigned i = 0; noff < AG_NELEM(offered); i++) {
 		struct v4l2_fmtdesc fd;
 		memset(&fd, 0, sizeof(fd));
 		fd.index = i;
@@ -175,23 +182,68 @@ static int device_open(struct drv_source *src, struct v4l2 *v, bool first)
 			ll += (size_t)snprintf(list + ll, sizeof(list) - ll, "%s%s", ll ? " " : "", fc);
 	}
 	uint32_t want = 0;
-	for (size_t k = 0; k < AG_NELEM(formats) && !want; k++) {
-		if (src->cfg.format != DRV_FMT_AUTO && formats[k].fmt != src->cfg.format)
-			continue;
-		for (unsigned i = 0; i < noff; i++)
-			if (offered[i] == formats[k].fourcc) {
-				want = formats[k].fourcc;
+	bool convert = false;
+	if (src->cfg.fourcc[0]) {
+		/* a camera format by fourcc: taken directly when it can be, else converted */
+		const char *c = src->cfg.fourcc;
+		uint32_t fc = v4l2_fourcc(c[0], c[1], c[2], c[3]);
+		for (unsigned i = 0; i < noff && !want; i++)
+			if (offered[i] == fc)
+				want = fc;
+		if (!want) {
+			ag_log_err("%s: does not offer %s; it offers: %s", dev, c, list);
+			goto fail_unsupported;
+		}
+		convert = true;
+		for (size_t k = 0; k < AG_NELEM(formats); k++)
+			if (formats[k].fourcc == fc) {
 				v->fmt = formats[k].fmt;
-				break;
+				convert = false;
 			}
+	} else {
+		for (size_t k = 0; k < AG_NELEM(formats) && !want; k++) {
+			if (src->cfg.format != DRV_FMT_AUTO && formats[k].fmt != src->cfg.format)
+				continue;
+			for (unsigned i = 0; i < noff; i++)
+				if (offered[i] == formats[k].fourcc) {
+					want = formats[k].fourcc;
+					v->fmt = formats[k].fmt;
+					break;
+				}
+		}
+		if (!want && src->cfg.format == DRV_FMT_AUTO && fmtconv_built) {
+			/* nothing the encoder takes: what libv4lconvert would convert from */
+			if (fmtconv_create(v->fd, &v->conv) < 0) {
+				ag_log_err("%s: cannot set up libv4lconvert", dev);
+				goto fail_io;
+			}
+			if (fmtconv_pick(v->conv, src->cfg.width, src->cfg.height, &want) == 0)
+				convert = true;
+		}
+		if (!want) {
+			if (src->cfg.format != DRV_FMT_AUTO)
+				ag_log_err("%s: does not offer %s; it offers: %s", dev, drv_pixfmt_name(src->cfg.format), list);
+			else if (fmtconv_built)
+				ag_log_err("%s: none of its formats (%s) can be encoded or converted: fieldcam takes MJPG YUYV UYVY NV12 YU12 GREY RGB3 BGR3, and what libv4lconvert converts",
+					   dev, list);
+			else
+				ag_log_err("%s: none of its formats (%s) can be encoded: fieldcam takes MJPG YUYV UYVY NV12 YU12 GREY RGB3 BGR3 (this build has no libv4lconvert to convert others)",
+					   dev, list);
+			goto fail_unsupported;
+		}
 	}
-	if (!want) {
-		if (src->cfg.format == DRV_FMT_AUTO)
-			ag_log_err("%s: none of its formats (%s) can be encoded: fieldcam takes MJPG YUYV UYVY NV12 YU12 GREY RGB3 BGR3",
-				   dev, list);
-		else
-			ag_log_err("%s: does not offer %s; it offers: %s", dev, drv_pixfmt_name(src->cfg.format), list);
-		goto fail_unsupported;
+	if (convert) {
+		char fc[5];
+		fourcc_str(want, fc);
+		if (!fmtconv_built) {
+			ag_log_err("%s: %s needs conversion by libv4lconvert, which this build does not have; fieldcam takes MJPG YUYV UYVY NV12 YU12 GREY RGB3 BGR3; the device offers: %s",
+				   dev, fc, list);
+			goto fail_unsupported;
+		}
+		if (!v->conv && fmtconv_create(v->fd, &v->conv) < 0) {
+			ag_log_err("%s: cannot set up libv4lconvert", dev);
+			goto fail_io;
+		}
 	}
 	struct v4l2_format f;
 	memset(&f, 0, sizeof(f));
@@ -215,12 +267,28 @@ static int device_open(struct drv_source *src, struct v4l2 *v, bool first)
 	v->width = f.fmt.pix.width;
 	v->height = f.fmt.pix.height;
 	v->bpl = f.fmt.pix.bytesperline;
+	if (v->conv) {
+		int rgb = 0, rc = fmtconv_start(v->conv, &f, &rgb);
+		if (rc < 0) {
+			char fc[5];
+			fourcc_str(want, fc);
+			if (rc == AG_EUNSUPPORTED)
+				ag_log_err("%s: libv4lconvert cannot convert %s; fieldcam takes MJPG YUYV UYVY NV12 YU12 GREY RGB3 BGR3; the device offers: %s",
+					   dev, fc, list);
+			else
+				ag_log_err("%s: cannot convert %ux%u %s frames (%s)", dev, v->width, v->height, fc, ag_strerror(rc));
+			goto fail_unsupported;
+		}
+		v->fmt = rgb ? DRV_FMT_RGB24 : DRV_FMT_YU12; /* what the frames become */
+	}
 	if (v->width != src->cfg.width || v->height != src->cfg.height) {
 		if (!v->said_size)
 			ag_log_warnx("%s: asked for %ux%u, the driver gives %ux%u: using that", dev,
 				     src->cfg.width, src->cfg.height, v->width, v->height);
 		v->said_size = true;
 	}
+	if (v->conv)
+		v->bpl = v->width * (v->fmt == DRV_FMT_RGB24 ? 3 : 1); /* of the frames made from the buffers */
 	unsigned min_bpl = v->width * (v->fmt == DRV_FMT_YUYV || v->fmt == DRV_FMT_UYVY ? 2 :
 				       v->fmt == DRV_FMT_RGB24 || v->fmt == DRV_FMT_BGR24 ? 3 : 1);
 	if (v->fmt != DRV_FMT_MJPEG && v->bpl < min_bpl)
@@ -260,7 +328,7 @@ static int device_open(struct drv_source *src, struct v4l2 *v, bool first)
 	size_t need = (size_t)v->bpl * v->height;
 	if (v->fmt == DRV_FMT_NV12 || v->fmt == DRV_FMT_YU12)
 		need = need * 3 / 2;
-	if (v->fmt != DRV_FMT_MJPEG && v->buf[0].len < need) {
+	if (v->fmt != DRV_FMT_MJPEG && !v->conv && v->buf[0].len < need) {
 		ag_log_err("%s: buffers of %zu bytes cannot hold a %ux%u frame", dev, v->buf[0].len, v->width, v->height);
 		goto fail_io;
 	}
@@ -268,8 +336,8 @@ static int device_open(struct drv_source *src, struct v4l2 *v, bool first)
 		goto fail_io; /* a second try: a one-off QBUF/STREAMON error must not stop us */
 	char fc[5];
 	fourcc_str(v->fourcc, fc);
-	snprintf(src->desc, sizeof(src->desc), "%.40s (%.40s) %ux%u %s", dev, (const char *)cap.card, v->width,
-		 v->height, fc);
+	snprintf(src->desc, sizeof(src->desc), "%.40s (%.40s) %ux%u %s%s", dev, (const char *)cap.card, v->width,
+		 v->height, fc, !v->conv ? "" : v->fmt == DRV_FMT_RGB24 ? " converted to RGB24" : " converted to YU12");
 	v->timeouts = 0;
 	return 0;
 fail_inval:
@@ -311,9 +379,8 @@ static void v4l2_close(struct drv_source *src)
 	free(v);
 }
 
-static void fill_frame(struct v4l2 *v, const struct v4l2_buffer *b, struct drv_frame *f)
+static void fill_frame(struct v4l2 *v, const struct v4l2_buffer *b, const uint8_t *base, struct drv_frame *f)
 {
-	const uint8_t *base = v->buf[b->index].start;
 	memset(f, 0, sizeof(*f));
 	f->fmt = v->fmt;
 	f->width = v->width;
@@ -461,7 +528,16 @@ static int v4l2_grab(struct drv_source *src, struct drv_frame *f, uint64_t timeo
 	if (!have)
 		return AG_EAGAIN;
 	v->held = (int)newest.index;
-	fill_frame(v, &newest, f);
+	const uint8_t *base = v->buf[newest.index].start;
+	if (v->conv) {
+		const char *why;
+		if (fmtconv_frame(v->conv, base, newest.bytesused, &base, &why) < 0) {
+			if (ag_ratelimit_allow(&v->bad_rl, ag_now_ms(), NULL))
+				ag_log_warnx("%s: libv4lconvert: %s: frame skipped", dev, why);
+			return AG_ECORRUPT;
+		}
+	}
+	fill_frame(v, &newest, base, f);
 	return 0;
 }
 

@@ -460,6 +460,23 @@ static void test_parse(void **state)
 	assert_int_equal(f, DRV_FMT_NV12);
 	assert_string_equal(drv_pixfmt_name(DRV_FMT_BGR24), "bgr24");
 	assert_int_equal(drv_pixfmt_parse("NV12", &f), AG_EINVAL);
+	/* camera.format / -f: names, or a V4L2 fourcc for the camera's own format */
+	struct drv_source_config sc;
+	drv_source_config_defaults(&sc);
+	assert_int_equal(drv_source_config_format(&sc, "YVYU"), 0);
+	assert_string_equal(sc.fourcc, "YVYU");
+	assert_int_equal(sc.format, DRV_FMT_AUTO);
+	assert_int_equal(drv_source_config_format(&sc, "Y16"), 0);
+	assert_string_equal(sc.fourcc, "Y16 ");
+	assert_int_equal(drv_source_config_format(&sc, "nv12"), 0);
+	assert_string_equal(sc.fourcc, "");
+	assert_int_equal(sc.format, DRV_FMT_NV12);
+	assert_int_equal(drv_source_config_format(&sc, "yvyu"), AG_EINVAL);
+	assert_int_equal(drv_source_config_format(&sc, "YVYUV"), AG_EINVAL);
+	assert_int_equal(drv_source_config_format(&sc, "Y1"), AG_EINVAL);
+	assert_int_equal(drv_source_config_format(&sc, "Y-16"), AG_EINVAL);
+	assert_int_equal(sc.format, DRV_FMT_NV12);
+	assert_string_equal(sc.fourcc, "");
 	enum drv_subsamp s;
 	assert_int_equal(drv_subsamp_parse("gray", &s), 0);
 	assert_int_equal(s, DRV_SUBSAMP_GRAY);

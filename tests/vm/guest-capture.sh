@@ -2,13 +2,18 @@
 # Runs inside the vivid VM: sh guest-capture.sh OUTDIR FIELDCAM
 # 1. vivid offers what we expect; 2. `fieldcam capture` at 640x480 and
 # 1280x720 in YUYV, NV12, YU12, GREY and RGB24 into OUTDIR/FMT-SIZE/;
-# 3. faults pressed with v4l2-ctl while a long capture streams. The host
-# checks the JPEGs (djpeg) afterwards.
+# 3. camera formats the encoder cannot take (YVYU, YV12, RGB565, XRGB32,
+# Bayer), asked for by fourcc and converted by libv4lconvert, into
+# OUTDIR/conv-FOURCC/ (in a build without libv4lconvert: the error that says
+# so); one libv4lconvert does not know (NV21) and one vivid does not offer
+# (ABCD), refused with the list of what vivid offers; 4. faults pressed with
+# v4l2-ctl while a long capture streams. The host checks the JPEGs (djpeg)
+# afterwards.
 out=$1 bin=$2
 fails=0
 say() { echo "guest: $*"; }
 v4l2-ctl -d /dev/video0 --list-formats >"$out/formats.txt" 2>&1
-for f in YUYV NV12 YU12 GREY RGB3; do
+for f in YUYV NV12 YU12 GREY RGB3 YVYU YV12 RGBP XR24 BA81 NV21; do
 	grep -q "'$f'" "$out/formats.txt" || { say "vivid does not offer $f"; fails=$((fails + 1)); }
 done
 "$bin" devices --json >"$out/devices.json" 2>&1 && "$bin" devices >"$out/devices.txt" 2>&1
@@ -28,6 +33,31 @@ for size in 640x480 1280x720; do
 			fails=$((fails + 1))
 		fi
 	done
+done
+# conversion: the same colour bars as the native captures, through libv4lconvert
+for fcc in YVYU YV12 RGBP XR24 BA81; do
+	d=$out/conv-$fcc
+	if "$bin" capture -d /dev/video0 -s 640x480 -f "$fcc" -n 3 -o "$d" 2>"$d.log"; then
+		say "convert $fcc: ok"
+	elif grep -q "needs conversion by libv4lconvert, which this build does not have" "$d.log"; then
+		say "convert $fcc: not in this build, said so: $(cat "$d.log")"
+		touch "$d.unbuilt"
+	else
+		say "convert $fcc: exit $?: $(cat "$d.log")"
+		fails=$((fails + 1))
+	fi
+done
+for refuse in "ABCD:does not offer ABCD; it offers: YUYV" \
+	"NV21:libv4lconvert cannot convert NV21; fieldcam takes MJPG YUYV UYVY NV12 YU12 GREY RGB3 BGR3; the device offers: YUYV"; do
+	fcc=${refuse%%:*} want=${refuse#*:}
+	[ -f "$out/conv-YVYU.unbuilt" ] && [ "$fcc" = NV21 ] && want="NV21 needs conversion by libv4lconvert, which this build does not have"
+	if "$bin" capture -d /dev/video0 -s 640x480 -f "$fcc" -n 1 -o "$out/conv-$fcc" 2>"$out/conv-$fcc.log" ||
+		! grep -q "$want" "$out/conv-$fcc.log"; then
+		say "fourcc $fcc: $(cat "$out/conv-$fcc.log")"
+		fails=$((fails + 1))
+	else
+		say "fourcc $fcc: refused, listing what vivid offers"
+	fi
 done
 # faults from a second process while a long capture streams
 v4l2-ctl -d /dev/video0 --list-ctrls >"$out/ctrls.txt" 2>&1
