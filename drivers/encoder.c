@@ -52,6 +52,20 @@ static int tj_subsamp(enum drv_subsamp s)
 }
 
 /*
+ * The TurboJPEG handles are made at their first use: a camera whose frames
+ * all go to the strip encoder never pages TurboJPEG in (about 0.1 MB of
+ * RSS). Returns 0 or AG_ENOMEM (logged).
+ */
+static int handles(struct drv_encoder *e, bool comp, bool decomp)
+{
+	if ((comp && !e->c && !(e->c = tjInitCompress())) || (decomp && !e->d && !(e->d = tjInitDecompress()))) {
+		ag_log_err("TurboJPEG: cannot create a handle");
+		return AG_ENOMEM;
+	}
+	return 0;
+}
+
+/*
  * Many UVC webcams send MJPEG without Huffman tables (the decoder is meant
  * to use the standard ones of ITU T.81 K.3). libjpeg writes exactly those
  * tables when it does not optimise, so they are taken from a tiny colour
@@ -66,6 +80,8 @@ static int learn_tables(struct drv_encoder *e)
 		rgb[i] = (uint8_t)(i * 37);
 	uint8_t *jpeg = NULL;
 	unsigned long len = 0;
+	if (handles(e, true, false) < 0)
+		return AG_ENOMEM;
 	if (tjCompress2(e->c, rgb, 16, 0, 16, TJPF_RGB, &jpeg, &len, TJSAMP_420, 75, 0) < 0)
 		return AG_EIO;
 	size_t i = 2;
@@ -114,13 +130,6 @@ int drv_encoder_create(const struct drv_encoder_config *cfg, struct drv_encoder 
 	if (!e)
 		return AG_ENOMEM;
 	e->cfg = *cfg;
-	e->c = tjInitCompress();
-	e->d = tjInitDecompress();
-	if (!e->c || !e->d) {
-		ag_log_err("TurboJPEG: cannot create a handle");
-		drv_encoder_destroy(e);
-		return AG_ENOMEM;
-	}
 	if (jpegraw_create(&e->raw) < 0) {
 		drv_encoder_destroy(e);
 		return AG_ENOMEM;
@@ -413,6 +422,8 @@ int drv_encoder_reencode(struct drv_encoder *e, const uint8_t *jpeg, size_t len,
 	int w, h, ss, cs;
 	if (quality < 1 || quality > 100 || (downscale != 1 && downscale != 2 && downscale != 4))
 		return AG_EINVAL;
+	if (handles(e, true, true) < 0)
+		return AG_ENOMEM;
 	if (jpeg_check(jpeg, len, &n) < 0 ||
 	    tjDecompressHeader3(e->d, jpeg, (unsigned long)n, &w, &h, &ss, &cs) < 0 || w <= 0 || h <= 0)
 		return AG_ECORRUPT;
@@ -451,6 +462,8 @@ int drv_encoder_encode(struct drv_encoder *e, const struct drv_frame *f, const u
 		size_t n;
 		int w, h, jss, cs;
 		const uint8_t *src = f->plane[0];
+		if (handles(e, false, true) < 0)
+			return AG_ENOMEM;
 		if (jpeg_check(src, f->size, &n) < 0)
 			return AG_ECORRUPT;
 		bool has_dht;
@@ -521,6 +534,8 @@ int drv_encoder_encode(struct drv_encoder *e, const struct drv_frame *f, const u
 			src = e->rgb;
 			pitch = (int)ow * 3;
 		}
+		if (handles(e, true, false) < 0)
+			return AG_ENOMEM;
 		rc = tjCompress2(e->c, src, (int)ow, pitch, (int)oh,
 				 f->fmt == DRV_FMT_RGB24 ? TJPF_RGB : TJPF_BGR, &e->out, &size, ss,
 				 (int)e->cfg.quality, TJFLAG_NOREALLOC);
@@ -550,6 +565,8 @@ int drv_encoder_encode(struct drv_encoder *e, const struct drv_frame *f, const u
 		} else if ((rc = to_planes(e, f, s, ss, ow, oh, pl, st)) < 0) {
 			return rc;
 		}
+		if (handles(e, true, false) < 0)
+			return AG_ENOMEM;
 		rc = tjCompressFromYUVPlanes(e->c, pl, (int)ow, st, (int)oh, ss, &e->out, &size,
 					     (int)e->cfg.quality, TJFLAG_NOREALLOC);
 	}
