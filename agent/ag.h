@@ -203,6 +203,14 @@ uint32_t ag_crc32c_sw(uint32_t crc, const void *buf, size_t len);
 /* ---- strings --------------------------------------------------------- */
 
 /* strdup that returns NULL for NULL. */
+/*
+ * Crash tests: when the environment variable FIELDCAM_CRASH_AT equals
+ * name (optionally "name:N" for the Nth time the point is reached), the
+ * process sends itself SIGKILL there, as a power cut would stop it. The
+ * variable is read once; unset, this costs one branch.
+ */
+void ag_crash_point(const char *name);
+
 char *ag_strdup(const char *s);
 /* snprintf into a fresh heap string; NULL on ENOMEM. */
 char *ag_asprintf(const char *fmt, ...) AG_PRINTF(1, 2);

@@ -496,6 +496,7 @@ static int take_record(struct ag_batcher *bt, struct stg_record *rec)
 		return 0;
 	if (rc < 0)
 		return rc;
+	atomic_store(&bt->idle, false); /* before the ack empties the spool: run must not stop now */
 	struct item it = { 0 };
 	record_facts(bt, rec, &it);
 	if (!bt->open && (rc = open_batch(bt, it.id, 0)) < 0)
@@ -531,6 +532,7 @@ static int take_record(struct ag_batcher *bt, struct stg_record *rec)
 	}
 	net_backoff_reset(&bt->bo);
 	worked(bt);
+	ag_crash_point("batch-image-uploaded");
 	if (already)
 		ag_log_debug("%s: already in the bucket", it.id);
 	if ((rc = batch_add(bt->open, &it)) < 0)
@@ -540,6 +542,7 @@ static int take_record(struct ag_batcher *bt, struct stg_record *rec)
 		bt->upload_next_ms = ag_now_ms() + bt->cfg->retry.max_ms;
 		return 0;
 	}
+	ag_crash_point("batch-image-named");
 	(void)stg_spool_ack(r->spool, rec->seq);
 	pthread_mutex_lock(&r->mu);
 	r->uploaded++;
@@ -565,6 +568,7 @@ static void seal(struct ag_batcher *bt, const char *why)
 		return;
 	}
 	ag_log_info("batch %s: sealed with %zu images (%s)", b->id, b->n, why);
+	ag_crash_point("batch-sealed");
 	bt->active[bt->nactive++] = b;
 	bt->open = NULL;
 }
@@ -643,6 +647,7 @@ static void step_sealed(struct ag_batcher *bt, struct batch *b)
 		}
 	}
 	free(data);
+	ag_crash_point("batch-input-sent");
 	if (rc < 0)
 		net_outcome_set(&oc, NET_RETRY, 0, "batch %s input: %s", b->id, ag_strerror(rc));
 	if (oc.verdict != NET_DONE) {
@@ -741,8 +746,10 @@ static void step_uploaded(struct ag_batcher *bt, struct batch *b)
 	};
 	struct net_batch_job job;
 	bool maybe = false;
+	ag_crash_point("batch-create-attempted");
 	if (net_batch_create(&bt->cl, &jc, &job, &maybe, &oc) < 0)
 		net_outcome_set(&oc, NET_FAIL, 0, "batch %s: the job request cannot be built", b->id);
+	ag_crash_point("batch-created");
 	if (oc.verdict != NET_DONE) {
 		/* maybe created: the next turn looks it up by label first (create_attempted) */
 		b->next_ms = wait_after(bt, &b->bo, &oc, b->id);
@@ -759,6 +766,7 @@ static void step_uploaded(struct ag_batcher *bt, struct batch *b)
 		return;
 	}
 	ag_log_info("batch %s: job %s created (%s)", b->id, b->job, b->job_state);
+	ag_crash_point("batch-submitted");
 }
 
 /* ---- submitted: poll -------------------------------------------------- */
@@ -803,6 +811,7 @@ static void step_submitted(struct ag_batcher *bt, struct batch *b)
 		ag_strlcpy(b->state, "submitted", sizeof(b->state));
 	else
 		ag_log_info("batch %s: job ended %s%s%s", b->id, b->job_state, b->error[0] ? ": " : "", b->error);
+	ag_crash_point("batch-job-ended");
 }
 
 /* ---- collecting: results ---------------------------------------------- */
@@ -1014,6 +1023,8 @@ static void step_collecting(struct ag_batcher *bt, struct batch *b)
 		char *line = result_line(bt, b, it, a, err[0] ? err : NULL);
 		rc = line ? stg_results_append(bt->results, line) : AG_ENOMEM;
 		free(line);
+		if (i == b->n / 2)
+			ag_crash_point("batch-collecting");
 	}
 	free(ans);
 	/* the resubmitted items are named durably before this batch is done */
@@ -1021,6 +1032,7 @@ static void step_collecting(struct ag_batcher *bt, struct batch *b)
 		ag_log_err("batch %s: cannot keep the items to send again", b->id);
 	if (rc == 0)
 		rc = stg_results_sync(bt->results);
+	ag_crash_point("batch-results-synced");
 	if (rc < 0) {
 		ag_log_err("batch %s: results not written: %s: trying again", b->id, ag_strerror(rc));
 		b->next_ms = ag_now_ms() + bt->cfg->retry.max_ms;
@@ -1090,7 +1102,11 @@ static bool flush_requested(struct ag_batcher *bt)
 
 bool ag_batcher_idle(struct ag_batcher *bt)
 {
-	return atomic_load(&bt->idle);
+	if (!atomic_load(&bt->idle))
+		return false;
+	struct stg_spool_stats st; /* a record appended since the batcher last looked */
+	stg_spool_stats(bt->r->spool, &st);
+	return st.pending_records == 0;
 }
 
 void ag_batcher_run(struct ag_batcher *bt)

@@ -5,7 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ag.h"
 
@@ -244,4 +248,35 @@ size_t ag_strlcpy(char *dst, const char *src, size_t size)
 		dst[c] = '\0';
 	}
 	return n;
+}
+
+static char crash_want[64];
+static unsigned long crash_nth = 1;
+
+static void crash_init(void)
+{
+	const char *v = getenv("FIELDCAM_CRASH_AT");
+	if (!v || !*v)
+		return;
+	snprintf(crash_want, sizeof(crash_want), "%s", v);
+	char *colon = strchr(crash_want, ':');
+	if (colon) {
+		*colon = '\0';
+		crash_nth = strtoul(colon + 1, NULL, 10);
+		if (crash_nth == 0)
+			crash_nth = 1;
+	}
+}
+
+void ag_crash_point(const char *name)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	static atomic_ulong hits;
+	pthread_once(&once, crash_init);
+	if (!crash_want[0] || strcmp(crash_want, name) != 0)
+		return;
+	if (atomic_fetch_add(&hits, 1) + 1 < crash_nth)
+		return;
+	ag_log_write(AG_LOG_WARN, "crash", 0, "FIELDCAM_CRASH_AT=%s: killing the process here", name);
+	kill(getpid(), SIGKILL);
 }

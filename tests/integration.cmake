@@ -14,3 +14,9 @@ if(FIELDCAM_SANITIZE)
 endif()
 set_tests_properties(integration_online PROPERTIES LABELS "integration;net" TIMEOUT 600
   SKIP_RETURN_CODE 77 ENVIRONMENT "FIELDCAM_VALGRIND=${_fc_valgrind}")
+
+# Batch mode end to end: three line formats, kill -9 at every step of a
+# batch (FIELDCAM_CRASH_AT), cancelled and failed jobs, an outage, flush.
+add_test(NAME integration_batch
+  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/integration/run_batch.sh $<TARGET_FILE:fieldcam>)
+set_tests_properties(integration_batch PROPERTIES LABELS "integration;net" TIMEOUT 600 SKIP_RETURN_CODE 77)

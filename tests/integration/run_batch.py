@@ -1,0 +1,258 @@
+#!/usr/bin/python3
+"""End to end, batch mode: the real fieldcam binary against the reference
+endpoint over HTTPS: images to Cloud Storage, JSONL, batch jobs, results.
+
+usage: run_batch.py FIELDCAM_BINARY   (exit 0 pass, 1 fail, 77 skip)
+
+Kill -9 at every step of a batch's life (FIELDCAM_CRASH_AT crash points),
+then a restart: no second job for a batch, no lost or doubled result.
+"""
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import run_online as ro  # noqa: E402  (shared harness: endpoint, agent, checks)
+
+check, ok, bad = ro.check, ro.ok, ro.bad
+
+STEPS = ["batch-image-uploaded", "batch-image-named", "batch-sealed", "batch-input-sent",
+         "batch-create-attempted", "batch-created", "batch-submitted", "batch-job-ended",
+         "batch-collecting", "batch-results-synced"]
+
+
+def bconfig(agent, name, fmt="automl", **over):
+    e = agent.ep.info
+    model = {"automl": e["batch_model"], "gemini": e["gemini_batch_model"],
+             "openai": "publishers/meta/models/llama-4-maverick"}[fmt]
+    batch = {"bucket": e["bucket"], "prefix": "e2e/" + name, "model": model, "max_items": 4,
+             "max_age": "1h", "format": fmt, "poll": "200ms"}
+    if fmt != "automl":
+        batch["parent"] = "projects/%s/locations/%s" % (e["project"], e["location"])
+    batch.update(over.pop("batch", {}))
+    return agent.config(name, upload={"mode": "batch", "timeout": "5s", "shutdown_timeout": "1s"},
+                        batch=batch, **over)
+
+
+def run_env(agent, cfg, args, env, timeout=120):
+    log = agent.log_path()
+    p = subprocess.run([agent.bin, "run", "-c", cfg] + args, stdout=subprocess.DEVNULL,
+                       stderr=open(log, "w"), env=dict(os.environ, **env), timeout=timeout)
+    return p.returncode, open(log).read()
+
+
+def batch_cmd(agent, cfg, sub, *args):
+    p = subprocess.run([agent.bin, "batch", sub, "-c", cfg] + list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def batches(agent, cfg):
+    rc, out, _ = batch_cmd(agent, cfg, "list", "--json")
+    return json.loads(out) if rc == 0 else []
+
+
+def captured(agent, cfg):
+    return ro.status(agent, cfg).get("spool", {}).get("next_seq", 1) - 1
+
+
+def token(ep):
+    """An access token from the endpoint, the way any client gets one."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+    key = json.load(open(ep.info["key_file"]))
+    pk = serialization.load_pem_private_key(key["private_key"].encode(), None)
+
+    def b64(b):
+        return base64.urlsafe_b64encode(b).rstrip(b"=")
+    now = int(time.time())
+    h = b64(json.dumps({"alg": "RS256", "typ": "JWT", "kid": key["private_key_id"]}).encode())
+    cl = b64(json.dumps({"iss": key["client_email"], "scope": "https://www.googleapis.com/auth/cloud-platform",
+                         "aud": key["token_uri"], "iat": now, "exp": now + 600}).encode())
+    sig = b64(pk.sign(h + b"." + cl, padding.PKCS1v15(), hashes.SHA256()))
+    form = ("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=" +
+            (h + b"." + cl + b"." + sig).decode()).encode()
+    rq = urllib.request.Request(key["token_uri"], data=form,
+                                headers={"Content-Type": "application/x-www-form-urlencoded"})
+    return json.load(urllib.request.urlopen(rq, context=ep.ctx))["access_token"]
+
+
+def check_results(c, n, what):
+    res = ro.results(c)
+    ids = [r["id"] for r in res]
+    seqs = sorted(ro.seq_of(i) for i in ids)
+    good = len(ids) == n and len(set(ids)) == n and seqs == list(range(1, n + 1))
+    check(good, "%s: %d frames, %d results, each once" % (what, n, len(ids)), str(seqs))
+    return res
+
+
+def t_formats(agent, ep):
+    """All three line formats end to end; every JSONL line the endpoint read was valid."""
+    for fmt in ("automl", "gemini", "openai"):
+        cfg, c = bconfig(agent, "fmt-" + fmt, fmt)
+        ep.reset_log()
+        rc, _, log = agent.run(cfg, "run", "--frames", "6", timeout=120)
+        check(rc == 0, "%s: run --frames 6 in batch mode exits 0" % fmt, log[-400:])
+        res = check_results(c, 6, fmt)
+        check(all(r["mode"] == "batch" and r["image_uri"].startswith("gs://") and "error" not in r for r in res),
+              "%s: results carry mode batch and the image's gs:// URI, no errors" % fmt)
+        if fmt != "openai":
+            check(all(r["labels"] for r in res), "%s: every result has labels" % fmt)
+        creates = ep.requests("batch_create")
+        check(len(creates) == 2 and all(q["status"] == 200 for q in creates),
+              "%s: two batches (4 + 2), two jobs" % fmt, str([q["status"] for q in creates]))
+        ups = [q for q in ep.requests("upload") if q["status"] != 200]
+        check(not ups, "%s: every upload accepted" % fmt, str(ups[:2]))
+        bl = batches(agent, cfg)
+        check(len(bl) == 2 and all(b["state"] == "done" and b["errors"] == 0 for b in bl),
+              "%s: batch list shows two done batches" % fmt, json.dumps(bl)[:300])
+        # the input files as stored: one valid JSON line per image, of the format's shape
+        store = os.path.join(ep.info["storage_dir"], ep.info["bucket"])
+        lines = []
+        for f in os.listdir(store):
+            if f.endswith(".data") and "%2Fbatches%2F" in f and ("fmt-" + fmt + "%2F") in f:
+                lines += open(os.path.join(store, f)).read().splitlines()
+        objs = [json.loads(x) for x in lines]
+        key = {"automl": "content", "gemini": "request", "openai": "custom_id"}[fmt]
+        check(len(objs) == 6 and all(key in o for o in objs), "%s: 6 input lines with \"%s\"" % (fmt, key))
+
+
+def t_crash_steps(agent, ep):
+    """kill -9 at every step, then a restart: resume, never resubmit."""
+    for step in STEPS:
+        name = "crash-" + step
+        cfg, c = bconfig(agent, name, batch={"max_items": 3})
+        ep.reset_log()
+        rc, log = run_env(agent, cfg, ["--frames", "3"], {"FIELDCAM_CRASH_AT": step})
+        killed = rc == -9
+        rc2, _, log2 = agent.run(cfg, "run", "--frames", "1", timeout=120)
+        res = ro.results(c)
+        ids = [r["id"] for r in res]
+        seqs = sorted(ro.seq_of(i) for i in ids)
+        n = captured(agent, cfg)
+        good = killed and rc2 == 0 and n >= 2 and len(ids) == len(set(ids)) == n and seqs == list(range(1, n + 1))
+        check(good, "kill -9 at %s, restart: %d frames, each with one result" % (step, n),
+              "killed %s, exit %s, seqs %s: %s" % (killed, rc2, seqs, log2[-300:]))
+        jobs = len([q for q in ep.requests("batch_create") if q["status"] == 200])
+        nb = len(batches(agent, cfg))
+        check(jobs == nb, "kill -9 at %s: exactly one job per batch (%d jobs, %d batches)" % (step, jobs, nb))
+        if step == "batch-image-uploaded":
+            dup = [q for q in ep.requests("upload") if q["status"] == 412]
+            check(len(dup) == 1, "re-upload after the kill answered 412 and counted as done", str(len(dup)))
+
+
+def t_cancel_and_fail(agent, ep):
+    """A job cancelled from outside is sent again; a job that fails on its input rejects its items."""
+    cfg, c = bconfig(agent, "cancel", batch={"max_items": 3})
+    rc, log = run_env(agent, cfg, ["--frames", "3"], {"FIELDCAM_CRASH_AT": "batch-submitted"})
+    bl = batches(agent, cfg)
+    job = next((b.get("job") for b in bl if b.get("job")), None)
+    if not check(rc == -9 and job, "a job was created before the kill", log[-300:]):
+        return
+    rq = urllib.request.Request(ep.info["api"]["aiplatform"] + "/v1/" + job + ":cancel", data=b"{}",
+                                method="POST", headers={"Content-Type": "application/json",
+                                                        "Authorization": "Bearer " + token(ep)})
+    urllib.request.urlopen(rq, context=ep.ctx).read()
+    rc, _, log = agent.run(cfg, "run", "--frames", "1", timeout=120)
+    check_results(c, captured(agent, cfg), "cancelled job, restart")
+    bl = batches(agent, cfg)
+    cancelled = [b for b in bl if b.get("job_state") == "JOB_STATE_CANCELLED"]
+    check(len(cancelled) == 1 and cancelled[0]["resubmitted"] == 3,
+          "the cancelled batch's 3 images went out again in a new batch", json.dumps(bl)[:400])
+
+    cfg, c = bconfig(agent, "fail", batch={"max_items": 3})
+    rc, log = run_env(agent, cfg, ["--frames", "3"], {"FIELDCAM_CRASH_AT": "batch-submitted"})
+    store = os.path.join(ep.info["storage_dir"], ep.info["bucket"])
+    gone = 0
+    for f in os.listdir(store):
+        if "e2e%2Ffail%2Fimages%2F" in f:
+            os.remove(os.path.join(store, f))
+            gone += 1
+    rc, _, log = agent.run(cfg, "run", "--frames", "1", timeout=120)
+    res = ro.results(c)
+    errs = [r for r in res if r.get("error")]
+    n = captured(agent, cfg)
+    check(gone >= 3 and len(res) == n and len(errs) == 3 and all(r["labels"] == [] for r in errs),
+          "a job that FAILED on its input: its 3 items get error results, the rest are classified",
+          json.dumps(res)[:500])
+    bl = batches(agent, cfg)
+    check(any(b.get("job_state") == "JOB_STATE_FAILED" for b in bl), "batch list shows the FAILED job",
+          json.dumps(bl)[:300])
+
+
+def t_outage(agent, ep):
+    """The endpoint drops every request while a job runs; when it is back, the batch completes."""
+    cfg, c = bconfig(agent, "outage", batch={"max_items": 3})
+    p = agent.start(cfg, "--frames", "3")
+    ok_wait = ro.wait_for(lambda: any(b.get("state") == "submitted" for b in batches(agent, cfg)), 30, 0.2)
+    ep.faults([{"route": ".*", "every": True, "reset": True}])
+    time.sleep(3)
+    st = ro.status(agent, cfg)
+    ep.faults([])
+    rc = p.wait(120)
+    check(ok_wait and rc == 0, "outage while the job runs: run finishes after the link is back",
+          "exit %s" % rc)
+    check_results(c, 3, "outage")
+    check(st.get("pending_batches", 0) >= 1, "status counts the unfinished batch during the outage",
+          json.dumps(st)[:300])
+
+
+def t_flush(agent, ep):
+    """batch flush seals a batch that is neither full nor old."""
+    cfg, c = bconfig(agent, "flush", batch={"max_items": 100, "max_age": "1h"},
+                     camera={"device": "testpattern", "width": 320, "height": 240, "interval": "500ms"})
+    p = agent.start(cfg)
+    ro.wait_for(lambda: ro.status(agent, cfg).get("last_run", {}).get("uploaded", 0) >= 3, 20, 0.2)
+    rc, out, err = batch_cmd(agent, cfg, "flush")
+    t0 = time.time()
+    check(rc == 0 and "within a second" in out, "batch flush asks the running daemon", out + err)
+    done = ro.wait_for(lambda: len(ro.results(c)) >= 3, 30, 0.3)
+    took = time.time() - t0
+    p.terminate()
+    p.wait(30)
+    n = len(ro.results(c))
+    check(done and n < 100, "the flushed batch (%d images, far from max_items) was submitted and its results "
+          "came back in %.1f s" % (n, took))
+
+
+def main():
+    if len(sys.argv) != 2:
+        print(__doc__)
+        return 2
+    binary = os.path.abspath(sys.argv[1])
+    try:
+        import cryptography  # noqa: F401
+    except ImportError:
+        print("skip: python3-cryptography is not installed")
+        return 77
+    work = tempfile.mkdtemp(prefix="fc-batch-")
+    ep = ro.Endpoint(work, "--job-duration", "1")
+    agent = ro.Agent(binary, work, ep)
+    try:
+        t_formats(agent, ep)
+        t_crash_steps(agent, ep)
+        t_cancel_and_fail(agent, ep)
+        t_outage(agent, ep)
+        t_flush(agent, ep)
+    except Exception as e:
+        import traceback
+        traceback.print_exc()
+        bad("harness: %s" % e)
+    finally:
+        ep.stop()
+        if ro.fails == 0:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print("logs kept in " + work)
+    print("%d passed, %d failed" % (ro.passes, ro.fails))
+    return 1 if ro.fails else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
