@@ -77,7 +77,8 @@ if(FIELDCAM_FIRMWARE)
     message(FATAL_ERROR "firmware: ${_fc_specs} missing: rebuild with toolchains/build-firmware.sh")
   endif()
   add_compile_options(-specs=${_fc_specs}
-    -include ${CMAKE_CURRENT_LIST_DIR}/firmware/gnu-compat.h -ffunction-sections -fdata-sections)
+    -include ${CMAKE_CURRENT_LIST_DIR}/firmware/gnu-compat.h -ffunction-sections -fdata-sections
+    -fno-asynchronous-unwind-tables -fno-unwind-tables)
   add_link_options(-specs=${_fc_specs} -static -Wl,--gc-sections)
   # fieldcam itself is stripped (tests keep their symbols for backtraces).
   function(_fc_firmware_strip)
