@@ -13,6 +13,8 @@ static const struct ag_cmd commands[] = {
 	{ "predict", "classify images now with the online endpoint", ag_usage_predict, ag_cmd_predict },
 	{ "batch flush", "submit the batch being gathered now", ag_usage_batch_flush, ag_cmd_batch_flush },
 	{ "batch list", "batches with their state, items and job state", ag_usage_batch_list, ag_cmd_batch_list },
+	{ "dataset export", "images and a Vertex AI import file from the results", ag_usage_dataset_export,
+	  ag_cmd_dataset_export },
 	{ "status", "spool depth, drops, last upload, last error", ag_usage_status, ag_cmd_status },
 	{ "capture", "grab frames to JPEG files", ag_usage_capture, ag_cmd_capture },
 	{ "devices", "list V4L2 cameras with formats, sizes and frame rates", ag_usage_devices, ag_cmd_devices },

@@ -34,6 +34,7 @@ int ag_cmd_run(int argc, char **argv);
 int ag_cmd_status(int argc, char **argv);
 int ag_cmd_predict(int argc, char **argv);
 int ag_cmd_batch_flush(int argc, char **argv);
+int ag_cmd_dataset_export(int argc, char **argv);
 int ag_cmd_batch_list(int argc, char **argv);
 
 extern const char ag_usage_config_check[];
@@ -45,6 +46,7 @@ extern const char ag_usage_run[];
 extern const char ag_usage_status[];
 extern const char ag_usage_predict[];
 extern const char ag_usage_batch_flush[];
+extern const char ag_usage_dataset_export[];
 extern const char ag_usage_batch_list[];
 
 /* Entry point used by main(): dispatch argv to a command. */

@@ -167,6 +167,8 @@ static const struct field fields[] = {
 	{ "retry.multiplier", F_DOUBLE, O(retry.multiplier), 1, 10, "2.0", NULL, 0, NULL,
 	  "backoff growth per attempt" },
 
+	{ "results.images_dir", F_STR, O(results.images_dir), 0, 0, NULL, NULL, F_NULLABLE, check_nonempty,
+	  "online mode: keep each classified image here as ID.jpg (for dataset export); null: not kept" },
 	{ "results.file", F_STR, O(results.file), 0, 0, "/var/lib/fieldcam/results.jsonl", NULL, 0,
 	  check_nonempty, "where classification results are appended (JSON lines)" },
 

@@ -77,6 +77,7 @@ struct ag_config {
 	} retry;
 	struct {
 		char *file;
+		char *images_dir;   /* online: classified images kept here (dataset export) */
 	} results;
 	struct {
 		char *aiplatform, *storage, *oauth_token_uri;

@@ -12,7 +12,9 @@
  */
 #define AG_LOG_TAG "upload"
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,6 +248,25 @@ static void count(struct ag_run *r, uint64_t *field)
 	pthread_mutex_unlock(&r->mu);
 }
 
+/* results.images_dir: the image as sent, for dataset export. Not synced:
+ * it is a copy for later training, not the record. */
+static void keep_image(struct ag_uploader *u, const char *id, const uint8_t *jpeg, size_t len)
+{
+	const char *dir = u->r->cfg->results.images_dir;
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/%s.jpg", dir, id);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 && errno == ENOENT && ag_mkdir_p(dir, 0755) == 0)
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || ag_write_all(fd, jpeg, len) < 0) {
+		static struct ag_ratelimit rl = { .interval_ms = 600000 };
+		if (ag_ratelimit_allow(&rl, ag_now_ms(), NULL))
+			ag_log_warn("results.images_dir: %s: image not kept", path);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
 /* One record until it is delivered, set aside, or we are told to stop.
  * Returns false on stop. */
 static bool deliver(struct ag_uploader *u, struct stg_record *rec, struct ag_ratelimit *rl)
@@ -289,6 +310,8 @@ static bool deliver(struct ag_uploader *u, struct stg_record *rec, struct ag_rat
 		uint64_t delay = 0;
 		switch (oc.verdict) {
 		case NET_DONE: {
+			if (c->results.images_dir)
+				keep_image(u, id, jpeg, len);
 			char *line = ag_online_result_line(&u->on, "id", id, when, &p);
 			rc = line ? stg_results_append(u->results, line) : AG_ENOMEM;
 			free(line);

@@ -221,6 +221,81 @@ def t_flush(agent, ep):
           "came back in %.1f s" % (n, took))
 
 
+def export(agent, cfg, out, *args):
+    p = subprocess.run([agent.bin, "dataset", "export", "-c", cfg, "-o", out] + list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=120)
+    return p.returncode, p.stdout, p.stderr
+
+
+def t_dataset(agent, ep, work):
+    """dataset export: images + import files checked line by line against the import schema,
+    then uploaded, created and imported by the endpoint."""
+    cfg = os.path.join(work, "fmt-automl", "config.json")
+    c = json.load(open(cfg))
+    n = len(ro.results(c))
+    out = os.path.join(work, "ds-single")
+    rc, so, se = export(agent, cfg, out, "--ml-use", "auto", "--name", "e2e-single")
+    lines = [json.loads(x) for x in open(os.path.join(out, "import.jsonl"))] if rc == 0 else []
+    uses = {"training", "validation", "test"}
+    good = len(lines) == n and all(
+        set(o) == {"imageGcsUri", "classificationAnnotation", "dataItemResourceLabels"} and
+        o["imageGcsUri"].startswith("gs://%s/e2e/fmt-automl/datasets/e2e-single/images/" % ep.info["bucket"]) and
+        set(o["classificationAnnotation"]) == {"displayName"} and o["classificationAnnotation"]["displayName"] and
+        set(o["dataItemResourceLabels"]) == {"aiplatform.googleapis.com/ml_use"} and
+        o["dataItemResourceLabels"]["aiplatform.googleapis.com/ml_use"] in uses for o in lines)
+    check(rc == 0 and good, "single-label JSONL: %d lines, each of the import schema" % len(lines), so + se)
+    top = {r["id"]: r["labels"][0]["name"] for r in ro.results(c)}
+    check(all(o["classificationAnnotation"]["displayName"] == top[o["imageGcsUri"].rsplit("/", 1)[1][:-4]]
+              for o in lines), "each line carries its result's top label")
+    imgs = os.listdir(os.path.join(out, "images")) if rc == 0 else []
+    check(len(imgs) == n and all(open(os.path.join(out, "images", f), "rb").read(3) == b"\xff\xd8\xff" for f in imgs),
+          "the %d images are in DIR/images as JPEG files" % len(imgs))
+    rc2, _, _ = export(agent, cfg, os.path.join(work, "ds-single2"), "--ml-use", "auto", "--name", "e2e-single")
+    same = rc2 == 0 and open(os.path.join(out, "import.jsonl")).read() == \
+        open(os.path.join(work, "ds-single2", "import.jsonl")).read()
+    check(same, "--ml-use auto splits the same way every time")
+
+    out = os.path.join(work, "ds-multi")
+    rc, so, se = export(agent, cfg, out, "--multi-label")
+    lines = [json.loads(x) for x in open(os.path.join(out, "import.jsonl"))] if rc == 0 else []
+    thr = c["online"]["confidence_threshold"]
+    want = {r["id"]: sorted(l["name"] for l in r["labels"] if l["confidence"] >= thr) for r in ro.results(c)}
+    good = len(lines) == n and all(set(o) == {"imageGcsUri", "classificationAnnotations"} and
+                                   sorted(a["displayName"] for a in o["classificationAnnotations"]) ==
+                                   want[o["imageGcsUri"].rsplit("/", 1)[1][:-4]] for o in lines)
+    check(rc == 0 and good, "multi-label JSONL: every label at or above the threshold, no ml_use", so + se)
+
+    out = os.path.join(work, "ds-csv")
+    rc, so, se = export(agent, cfg, out, "--csv", "--ml-use", "validation", "--multi-label")
+    rows = [x.rstrip("\n").split(",") for x in open(os.path.join(out, "import.csv"))] if rc == 0 else []
+    check(rc == 0 and len(rows) == n and all(r[0] == "validation" and r[1].startswith("gs://") and len(r) >= 3
+                                             for r in rows), "CSV: ML_USE,GCS_PATH,LABEL... rows", so + se)
+
+    ep.reset_log()
+    rc, so, se = export(agent, cfg, os.path.join(work, "ds-up"), "--ml-use", "auto", "--name", "e2e-up", "--upload")
+    imports = [q for q in ep.requests("dataset_import") if q["status"] == 200]
+    ops = [q for q in ep.requests("operation_get") if q["status"] == 200]
+    check(rc == 0 and "imported" in so and len(imports) == 1 and ops, "--upload: images and file uploaded, "
+          "dataset created, import done (%d operation polls)" % len(ops), so + se)
+    ds = next((l.split()[1] for l in so.splitlines() if l.startswith("dataset ")), None)
+    if ds:
+        rq = urllib.request.Request(ep.info["api"]["aiplatform"] + "/v1/" + ds,
+                                    headers={"Authorization": "Bearer " + token(ep)})
+        d = json.load(urllib.request.urlopen(rq, context=ep.ctx))
+        check(int(d.get("dataItemCount", 0)) == n, "the endpoint imported %s items" % d.get("dataItemCount"))
+
+    # online results: images kept in results.images_dir
+    ocfg, oc = agent.config("ds-online", results={"file": os.path.join(work, "ds-online", "results.jsonl"),
+                                                  "images_dir": os.path.join(work, "ds-online", "images")},
+                            batch={"bucket": ep.info["bucket"], "prefix": "e2e/ds-online"})
+    rc, _, log = agent.run(ocfg, "run", "--frames", "4")
+    rc2, so, se = export(agent, ocfg, os.path.join(work, "ds-online-out"))
+    check(rc == 0 and rc2 == 0 and "4 images exported" in so, "online results with results.images_dir export too",
+          so + se + log[-200:])
+    rc, so, se = export(agent, cfg, os.path.join(work, "ds-bad"), "--ml-use", "sometimes")
+    check(rc == 2 and "--ml-use" in se, "a bad --ml-use is a usage error naming the option", se)
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__)
@@ -240,6 +315,7 @@ def main():
         t_cancel_and_fail(agent, ep)
         t_outage(agent, ep)
         t_flush(agent, ep)
+        t_dataset(agent, ep, work)
     except Exception as e:
         import traceback
         traceback.print_exc()
