@@ -67,6 +67,7 @@ struct batch {
 	char job_state[48];
 	char output_dir[1024];
 	int64_t results_offset;
+	int64_t job_ok, job_failed, job_incomplete; /* the job's completionStats, -1 unknown */
 	uint64_t ok, errors, resubmitted;
 	char error[256];
 	/* not persisted */
@@ -116,6 +117,7 @@ static struct batch *batch_new(struct ag_batcher *bt, const char *id)
 	ag_strlcpy(b->state, "open", sizeof(b->state));
 	b->opened_ms = ag_wall_ms();
 	b->results_offset = -1;
+	b->job_ok = b->job_failed = b->job_incomplete = -1;
 	net_backoff_init(&b->bo, bt->cfg->retry.initial_ms, bt->cfg->retry.max_ms, bt->cfg->retry.multiplier);
 	return b;
 }
@@ -169,6 +171,12 @@ static char *batch_json(const struct batch *b)
 		cJSON_AddStringToObject(j, "output_dir", b->output_dir);
 	if (b->results_offset >= 0)
 		cJSON_AddNumberToObject(j, "results_offset", (double)b->results_offset);
+	if (b->job_ok >= 0 || b->job_failed >= 0 || b->job_incomplete >= 0) {
+		cJSON *cs = cJSON_AddObjectToObject(j, "job_progress");
+		cJSON_AddNumberToObject(cs, "successful", (double)b->job_ok);
+		cJSON_AddNumberToObject(cs, "failed", (double)b->job_failed);
+		cJSON_AddNumberToObject(cs, "incomplete", (double)b->job_incomplete);
+	}
 	cJSON_AddNumberToObject(j, "ok", (double)b->ok);
 	cJSON_AddNumberToObject(j, "errors", (double)b->errors);
 	cJSON_AddNumberToObject(j, "resubmitted", (double)b->resubmitted);
@@ -228,6 +236,10 @@ static struct batch *batch_parse(struct ag_batcher *bt, const char *text, const 
 	ag_strlcpy(b->job_state, jstr(j, "job_state"), sizeof(b->job_state));
 	ag_strlcpy(b->output_dir, jstr(j, "output_dir"), sizeof(b->output_dir));
 	b->results_offset = (int64_t)jnum(j, "results_offset", -1);
+	cJSON *cs = cJSON_GetObjectItemCaseSensitive(j, "job_progress");
+	b->job_ok = (int64_t)jnum(cs, "successful", -1);
+	b->job_failed = (int64_t)jnum(cs, "failed", -1);
+	b->job_incomplete = (int64_t)jnum(cs, "incomplete", -1);
 	b->ok = (uint64_t)jnum(j, "ok", 0);
 	b->errors = (uint64_t)jnum(j, "errors", 0);
 	b->resubmitted = (uint64_t)jnum(j, "resubmitted", 0);
@@ -790,8 +802,12 @@ static void step_submitted(struct ag_batcher *bt, struct batch *b)
 		return;
 	}
 	worked(bt);
-	bool changed = strcmp(job.state, b->job_state) != 0;
+	bool changed = strcmp(job.state, b->job_state) != 0 || job.successful != b->job_ok ||
+		       job.failed != b->job_failed || job.incomplete != b->job_incomplete;
 	ag_strlcpy(b->job_state, job.state, sizeof(b->job_state));
+	b->job_ok = job.successful;
+	b->job_failed = job.failed;
+	b->job_incomplete = job.incomplete;
 	if (!job.terminal) {
 		if (changed) {
 			(void)batch_save(bt, b);
@@ -1244,6 +1260,9 @@ int ag_batch_list_print(const struct ag_config *cfg, bool json)
 				cJSON_AddStringToObject(o, "job", jstr(j, "job"));
 			if (jstr(j, "job_state")[0])
 				cJSON_AddStringToObject(o, "job_state", jstr(j, "job_state"));
+			cJSON *cs = cJSON_GetObjectItemCaseSensitive(j, "job_progress");
+			if (cs)
+				cJSON_AddItemToObject(o, "job_progress", cJSON_Duplicate(cs, 1));
 			cJSON_AddNumberToObject(o, "ok", jnum(j, "ok", 0));
 			cJSON_AddNumberToObject(o, "errors", jnum(j, "errors", 0));
 			cJSON_AddNumberToObject(o, "resubmitted", jnum(j, "resubmitted", 0));
@@ -1251,10 +1270,15 @@ int ag_batch_list_print(const struct ag_config *cfg, bool json)
 				cJSON_AddStringToObject(o, "error", jstr(j, "error"));
 			cJSON_AddItemToArray(arr, o);
 		} else {
-			char res[64] = "-";
+			char res[96] = "-";
+			cJSON *cs = cJSON_GetObjectItemCaseSensitive(j, "job_progress");
 			if (strcmp(jstr(j, "state"), "done") == 0)
 				snprintf(res, sizeof(res), "%.0f ok, %.0f errors, %.0f again", jnum(j, "ok", 0),
 					 jnum(j, "errors", 0), jnum(j, "resubmitted", 0));
+			else if (cs && jnum(cs, "successful", -1) >= 0)
+				snprintf(res, sizeof(res), "job: %.0f of %d done, %.0f failed", jnum(cs, "successful", 0) +
+					 (jnum(cs, "failed", -1) > 0 ? jnum(cs, "failed", 0) : 0), items,
+					 jnum(cs, "failed", -1) > 0 ? jnum(cs, "failed", 0) : 0);
 			const char *js = jstr(j, "job_state");
 			if (strncmp(js, "JOB_STATE_", 10) == 0)
 				js += 10;
