@@ -42,7 +42,7 @@
 #include "stg.h"
 
 #define KEEP_DONE 50               /* done batches kept for `batch list` */
-#define MAX_TRIES 3                /* batches an item may go through without an answer */
+#define MAX_TRIES 3u               /* batches an item may go through without an answer */
 #define POLL_MAX_MS (5 * 60 * 1000)
 #define SMALL_INPUT (8u << 20)     /* JSONL above this goes up resumable */
 #define MAX_OUTPUT_FILE (64u << 20)

@@ -193,8 +193,9 @@ static int write_line(FILE *f, struct exporter *x, const char *id, const char *u
 			fprintf(f, "%s,", use);
 		fprintf(f, "%s", uri);
 		cJSON *l;
-		cJSON_ArrayForEach(l, labels)
+		cJSON_ArrayForEach(l, labels) {
 			fprintf(f, ",%s", l->valuestring);
+		}
 		return fprintf(f, "\n") < 0 ? AG_EIO : 0;
 	}
 	cJSON *o = cJSON_CreateObject();

@@ -202,6 +202,8 @@ bool ag_uploader_failed(struct ag_uploader *u)
 
 bool ag_uploader_idle(struct ag_uploader *u)
 {
+	if (!u)
+		return true;
 	if (u->batch)
 		return ag_batcher_idle(u->batch);
 	struct stg_spool_stats st;

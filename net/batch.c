@@ -49,7 +49,7 @@ bool net_label_valid(const char *v)
 void net_label_from_id(const char *id, char out[NET_LABEL_MAX + 1])
 {
 	size_t n = 0;
-	for (; id[n] && n < NET_LABEL_MAX; n++) {
+	for (; n < NET_LABEL_MAX && id[n]; n++) {
 		unsigned char c = (unsigned char)tolower((unsigned char)id[n]);
 		out[n] = islower(c) || isdigit(c) || c == '_' || c == '-' ? (char)c : '-';
 	}
