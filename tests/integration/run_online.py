@@ -470,6 +470,23 @@ def t_token_file(agent, ep, work):
     return log + log2, tok
 
 
+def t_idle(agent, ep):
+    """No busy waiting: an idle daemon (one frame a minute, nothing to send) uses almost no CPU."""
+    cfg, c = agent.config("idle", camera={"device": "testpattern", "width": 320, "height": 240, "interval": "60s"})
+    p = agent.start(cfg)
+    time.sleep(2.0)  # start-up, the first frame and its upload
+
+    def cpu():
+        f = open("/proc/%d/stat" % p.pid).read().rsplit(")", 1)[1].split()
+        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    c0 = cpu()
+    time.sleep(5.0)
+    used = cpu() - c0
+    p.send_signal(signal.SIGTERM)
+    p.wait(30)
+    check(used <= 0.05, "idle daemon: %.3f s of CPU in 5 s (no busy waiting)" % used)
+
+
 def t_valgrind(agent, ep, work):
     if not shutil.which("valgrind"):
         print("skip valgrind: not installed")
@@ -508,6 +525,7 @@ def main():
         lg, tok = t_token_file(agent, ep, work)
         logs.append(lg)
         logs.append(t_outage(agent, ep))
+        t_idle(agent, ep)
         if os.environ.get("FIELDCAM_VALGRIND") == "1":
             logs.append(t_valgrind(agent, ep, work))
         # no secret in any log line
