@@ -316,6 +316,11 @@ def main():
         t_outage(agent, ep)
         t_flush(agent, ep)
         t_dataset(agent, ep, work)
+        key = json.load(open(ep.info["key_file"]))
+        pem_body = key["private_key"].splitlines()[1]
+        logs = "".join(open(os.path.join(work, f)).read() for f in os.listdir(work) if f.startswith("agent-"))
+        leaked = [x for x in ("ya29.", "Bearer ", "assertion=", pem_body) if x in logs]
+        check(not leaked and len(logs) > 1000, "no token, key or assertion in any log line", str(leaked))
     except Exception as e:
         import traceback
         traceback.print_exc()
