@@ -67,6 +67,19 @@ else
 fi
 
 fw_start=$(date +%s)
+# its libraries: sources fetched once, then the three targets built at once
+# (much of each build is a configure script on one core)
+echo "=== firmware: libraries (toolchains/build-firmware.sh)"
+host=$(gcc -dumpmachine)
+if sh "$src/toolchains/build-firmware.sh" --fetch >"$root/firmware-fetch.log" 2>&1; then
+	for t in "$host" aarch64-linux-gnu arm-linux-gnueabihf; do
+		sh "$src/toolchains/build-firmware.sh" "$t" >"$root/firmware-libs-$t.log" 2>&1 &
+	done
+	wait
+else
+	tail -20 "$root/firmware-fetch.log"
+fi
+echo "=== firmware: libraries ready after $(($(date +%s) - fw_start)) s"
 phase firmware-x86_64 "-DFIELDCAM_FIRMWARE=ON" "-LE slow"
 phase firmware-aarch64 "-DFIELDCAM_FIRMWARE=ON -DCMAKE_TOOLCHAIN_FILE=$src/toolchains/aarch64-linux-gnu.cmake" "-L unit|firmware"
 phase firmware-armhf "-DFIELDCAM_FIRMWARE=ON -DCMAKE_TOOLCHAIN_FILE=$src/toolchains/arm-linux-gnueabihf.cmake" "-L unit|firmware"

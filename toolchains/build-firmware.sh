@@ -1,5 +1,5 @@
 #!/bin/sh
-# build-firmware.sh [--print-prefix] [TRIPLE]: build the static libraries of
+# build-firmware.sh [--print-prefix|--fetch] [TRIPLE]: build the static libraries of
 # fieldcam's firmware profile for one target from Debian's source packages,
 # into a private prefix, and print that prefix on the last line.
 #
@@ -37,11 +37,13 @@
 # (toolchains/install-deps.sh firmware installs them all).
 set -eu
 
-print_only=0
-if [ "${1:-}" = --print-prefix ]; then
-	print_only=1
-	shift
-fi
+# --print-prefix: only say where TRIPLE's prefix is; --fetch: only fetch the
+# sources (then several targets can build at once, e.g. JOBS=1 each).
+print_only=0 fetch_only=0
+case ${1:-} in
+--print-prefix) print_only=1; shift ;;
+--fetch) fetch_only=1; shift ;;
+esac
 triple=${1:-$(gcc -dumpmachine)}
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/fieldcam/firmware
@@ -53,7 +55,8 @@ fi
 jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 pkgs="musl mbedtls curl cjson libjpeg-turbo cmocka"
 
-say() { echo "build-firmware: $*" >&2; }
+t0=$(date +%s)
+say() { echo "build-firmware: [$(($(date +%s) - t0)) s] $*" >&2; }
 die() { say "$*"; exit 1; }
 
 cc=$triple-gcc
@@ -106,11 +109,26 @@ fetch() {
 }
 
 mkdir -p "$cache"
+# Several builds may run at once (CI phases, a developer's two trees): the
+# sources are fetched under an exclusive lock and read under a shared one,
+# and one build per target runs at a time (flock(1), util-linux).
+have_flock=0
+command -v flock >/dev/null 2>&1 && have_flock=1
+if [ $have_flock = 1 ]; then
+	exec 8>"$cache/src.lock"
+	flock -x 8
+fi
 refetch=${FIELDCAM_FIRMWARE_REFRESH:-0}
 for p in $pkgs; do
 	grep -q "^$p " "$cache/src/versions" 2>/dev/null || refetch=1
 done
 [ "$refetch" = 0 ] || fetch
+[ $fetch_only = 0 ] || exit 0
+if [ $have_flock = 1 ]; then
+	flock -s 8
+	exec 9>"$cache/$triple.lock"
+	flock -x 9
+fi
 src=$cache/src
 key=$(key_of "$src")
 if [ -f "$prefix/key" ] && [ "$(cat "$prefix/key")" = "$key" ]; then
