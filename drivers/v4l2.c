@@ -484,6 +484,7 @@ static int v4l2_grab(struct drv_source *src, struct drv_frame *f, uint64_t timeo
 	v->timeouts = 0;
 	/* take every waiting buffer and keep the newest: the freshest picture */
 	struct v4l2_buffer b, newest;
+	memset(&newest, 0, sizeof(newest)); /* set when have is; some compilers cannot tell */
 	bool have = false;
 	for (unsigned tries = 0; tries < 2 * v->nbuf + 2; tries++) {
 		memset(&b, 0, sizeof(b));
