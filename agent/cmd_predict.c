@@ -146,7 +146,7 @@ int ag_cmd_predict(int argc, char **argv)
 		return AG_EXIT_USAGE;
 	}
 	struct ag_online o;
-	rc = ag_online_open(&o, &cfg);
+	rc = ag_online_open(&o, &cfg, NULL, NULL);
 	if (rc < 0) {
 		ag_config_free(&cfg);
 		return rc == AG_ECONFIG ? AG_EXIT_USAGE : AG_EXIT_FAIL;

@@ -899,9 +899,6 @@ static void cross_check(struct ag_config *c, const char *name, struct ag_cfg_rep
 		}
 		if (c->online.labels && c->online.kind == AG_KIND_AUTOML)
 			warn(rep, "%s: online.labels: ignored with online.kind \"automl\" (the model has its own labels)", name);
-		if (c->upload.max_inflight > 1)
-			warn(rep, "%s: upload.max_inflight: %llu: this build sends one image at a time (in order, oldest first)",
-			     name, (unsigned long long)c->upload.max_inflight);
 	}
 	if (c->upload.mode == AG_MODE_BATCH) {
 		if (!c->batch.bucket)

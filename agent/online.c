@@ -10,7 +10,7 @@
 #include "drv.h"
 #include "online.h"
 
-int ag_online_open(struct ag_online *o, const struct ag_config *cfg)
+int ag_online_open(struct ag_online *o, const struct ag_config *cfg, struct net_auth *auth, atomic_bool *abort)
 {
 	memset(o, 0, sizeof(*o));
 	o->cfg = cfg;
@@ -19,23 +19,28 @@ int ag_online_open(struct ag_online *o, const struct ag_config *cfg)
 	net_http_config_defaults(&hc);
 	hc.ca_file = cfg->tls.ca_file;
 	hc.timeout_ms = cfg->upload.timeout_ms;
-	hc.abort = &o->abort;
+	hc.abort = abort ? abort : &o->abort;
 	if (net_http_create(&hc, &o->http) < 0)
 		return AG_ENOMEM;
-	struct net_auth_config ac = {
-		.type = (enum net_auth_type)cfg->auth.type, /* same order as the config's list */
-		.key_file = cfg->auth.key_file,
-		.token_uri = cfg->api.oauth_token_uri,
-		.token_file = cfg->auth.token_file,
-		.api_key = cfg->auth.api_key,
-	};
-	char why[512];
-	int rc = net_auth_create(&ac, &o->auth, why, sizeof(why));
-	if (rc < 0) {
-		if (rc == AG_ECONFIG)
-			ag_log_err("auth: %s", why);
-		ag_online_close(o);
-		return rc;
+	if (auth) {
+		o->auth = auth;
+	} else {
+		struct net_auth_config ac = {
+			.type = (enum net_auth_type)cfg->auth.type, /* same order as the config's list */
+			.key_file = cfg->auth.key_file,
+			.token_uri = cfg->api.oauth_token_uri,
+			.token_file = cfg->auth.token_file,
+			.api_key = cfg->auth.api_key,
+		};
+		char why[512];
+		int rc = net_auth_create(&ac, &o->auth, why, sizeof(why));
+		if (rc < 0) {
+			if (rc == AG_ECONFIG)
+				ag_log_err("auth: %s", why);
+			ag_online_close(o);
+			return rc;
+		}
+		o->own_auth = true;
 	}
 	o->cl.http = o->http;
 	o->cl.auth = o->auth;
@@ -52,7 +57,8 @@ int ag_online_open(struct ag_online *o, const struct ag_config *cfg)
 void ag_online_close(struct ag_online *o)
 {
 	drv_encoder_destroy(o->enc);
-	net_auth_destroy(o->auth);
+	if (o->own_auth)
+		net_auth_destroy(o->auth);
 	net_http_destroy(o->http);
 	o->enc = NULL;
 	o->auth = NULL;

@@ -20,15 +20,18 @@ struct ag_online {
 	const struct ag_config *cfg;
 	struct net_http *http;
 	struct net_auth *auth;
+	bool own_auth;               /* made here (else shared, the caller's) */
 	struct net_client cl;
 	struct net_predict_config pc;
 	struct drv_encoder *enc;     /* made when an image must shrink */
-	atomic_bool abort;           /* stops a running request */
+	atomic_bool abort;           /* stops a running request (when no shared flag is given) */
 };
 
-/* Build the client. Problems are printed (one line each) and returned:
+/* Build the client. auth: a shared provider, or NULL to make one from the
+ * config; abort: a shared flag that stops running requests, or NULL for
+ * o->abort. Problems are printed (one line each) and returned:
  * AG_ECONFIG (credentials, key file), AG_ENOMEM. */
-int ag_online_open(struct ag_online *o, const struct ag_config *cfg);
+int ag_online_open(struct ag_online *o, const struct ag_config *cfg, struct net_auth *auth, atomic_bool *abort);
 void ag_online_close(struct ag_online *o);
 
 /*

@@ -1,21 +1,24 @@
 /*
- * The uploader thread of `run` (upload.mode online): the oldest record in
- * the spool goes to the prediction endpoint; a 2xx with a valid body puts
- * one line in results.file; a group commit (every COMMIT_RECORDS records,
- * COMMIT_MS after the first, or when the spool runs dry) syncs the results
- * and then acknowledges the records, so a result is durable before its
- * record leaves the spool; a
- * payload refused for good moves it to rejected/ with the reason; anything
- * transient waits out a full-jitter backoff and tries the same record
- * again, so the backlog drains oldest first and nothing is skipped.
- * Capture and upload meet only at the spool.
+ * The uploaders of `run` (upload.mode online): upload.max_inflight
+ * workers, each with its own HTTP handle (one connection, its TLS session
+ * reused), sharing one token. A worker takes the oldest record nobody has
+ * taken, sends it, and on a 2xx with a valid body appends one line to
+ * results.file; a payload refused for good is set aside in rejected/ with
+ * the reason; anything transient waits out a full-jitter backoff and tries
+ * the same record again. Records are acknowledged in the order they were
+ * taken, by a group commit (every COMMIT_RECORDS answers, COMMIT_MS after
+ * the first, when the spool runs dry, before a wait) that syncs the results
+ * first: a result is durable before its record leaves the spool, and a
+ * record is never acknowledged while an older one is still out. Capture and
+ * upload meet only at the spool. With one worker the results are in
+ * capture order; with more, in the order the answers came.
  */
 #define AG_LOG_TAG "upload"
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,36 +35,66 @@
  * again without a second result line. */
 #define RECENT_BYTES (256 * 1024)
 #define RECENT_MAX 2048
-/* Group commit of results + acks: at most this many records (fewer than
+/* Group commit of results + acks: at most this many answers (fewer than
  * RECENT_BYTES of result lines, so a crash before the commit is caught by
  * the recent-id check instead of doubling lines) or this long. */
 #define COMMIT_RECORDS 128
 #define COMMIT_MS 1000
+/* Records taken and not yet acknowledged, at most (a record that keeps
+ * failing holds the acks of those after it: the window bounds them). */
+#define WINDOW 256
+
+struct worker {
+	struct ag_uploader *u;
+	struct ag_online on;
+	struct net_backoff bo;
+	struct stg_record rec;
+	pthread_t t;
+	bool started;
+};
+
+struct outstanding {
+	uint64_t seq;
+	bool done;
+};
 
 struct ag_uploader {
 	struct ag_run *r;
 	struct ag_batcher *batch;    /* upload.mode batch: all the work is there */
-	struct ag_online on;
+	struct net_auth *auth;       /* shared by the workers */
+	struct worker *w;
+	size_t nw;
 	struct stg_results *results;
-	struct ag_event done;
+	struct ag_event done;        /* every worker has ended */
 	bool have_done;
 	atomic_bool failed;
-	struct net_backoff bo;
+	atomic_bool abort;
+	atomic_uint running;
 	char *recent[RECENT_MAX];
 	size_t nrecent;
-	/* delivered, result written, not yet committed */
-	uint64_t done_seq;       /* highest delivered sequence number */
-	uint64_t acked_seq;      /* highest committed */
-	unsigned pending;
-	uint64_t pending_since;  /* monotonic ms */
+	struct ag_ratelimit rl, io_rl;
+	/* under mu: what is out, in the order it was taken */
+	pthread_mutex_t mu;
+	uint64_t taken_seq;
+	struct outstanding q[WINDOW];
+	size_t qhead, qn;
+	unsigned answered;           /* done since the last commit */
+	uint64_t answered_since;     /* monotonic ms */
 };
 
-/* Sync the results, then acknowledge everything delivered so far. */
-static void commit(struct ag_uploader *u)
+/* Sync the results, then acknowledge the records taken before any that is
+ * still out. Called with mu held. */
+static void commit_locked(struct ag_uploader *u)
 {
-	if (!u->pending)
-		return;
 	struct ag_run *r = u->r;
+	size_t k = 0;
+	uint64_t upto = 0;
+	while (k < u->qn && u->q[(u->qhead + k) % WINDOW].done) {
+		upto = u->q[(u->qhead + k) % WINDOW].seq;
+		k++;
+	}
+	if (k == 0)
+		return;
 	int rc = stg_results_sync(u->results);
 	if (rc < 0) {
 		/* the lines may be lost: keep the records, they will be sent again */
@@ -70,12 +103,64 @@ static void commit(struct ag_uploader *u)
 		ag_run_error(r, "results.file: %s", ag_strerror(rc));
 		return;
 	}
-	rc = stg_spool_ack(r->spool, u->done_seq);
+	rc = stg_spool_ack(r->spool, upto);
 	if (rc < 0)
 		ag_log_warnx("acknowledgement not durable (%s): records up to %" PRIu64 " may be sent again",
-			     ag_strerror(rc), u->done_seq);
-	u->acked_seq = u->done_seq;
-	u->pending = 0;
+			     ag_strerror(rc), upto);
+	u->qhead = (u->qhead + k) % WINDOW;
+	u->qn -= k;
+	u->answered = 0;
+}
+
+static void commit(struct ag_uploader *u)
+{
+	pthread_mutex_lock(&u->mu);
+	commit_locked(u);
+	pthread_mutex_unlock(&u->mu);
+}
+
+/* Take the oldest record nobody has: 0, AG_ENOENT (none), AG_EAGAIN
+ * (the window is full), AG_E* of the spool. */
+static int take(struct worker *w)
+{
+	struct ag_uploader *u = w->u;
+	pthread_mutex_lock(&u->mu);
+	int rc = AG_EAGAIN;
+	if (u->qn < WINDOW) {
+		rc = stg_spool_peek(u->r->spool, u->taken_seq, &w->rec);
+		if (rc == 0) {
+			u->taken_seq = w->rec.seq;
+			u->q[(u->qhead + u->qn) % WINDOW] = (struct outstanding){ w->rec.seq, false };
+			u->qn++;
+		}
+	}
+	pthread_mutex_unlock(&u->mu);
+	return rc;
+}
+
+/* The record of w is answered: its result line (NULL: none to write, e.g.
+ * set aside) goes to results.file and it may be acknowledged. Returns 0, or
+ * AG_E* when the line could not be written (the record stays out). */
+static int finish(struct worker *w, const char *line)
+{
+	struct ag_uploader *u = w->u;
+	int rc = 0;
+	pthread_mutex_lock(&u->mu);
+	if (line)
+		rc = stg_results_append(u->results, line);
+	if (rc == 0) {
+		for (size_t i = 0; i < u->qn; i++) {
+			struct outstanding *o = &u->q[(u->qhead + i) % WINDOW];
+			if (o->seq == w->rec.seq)
+				o->done = true;
+		}
+		if (!u->answered++)
+			u->answered_since = ag_now_ms();
+		if (u->answered >= COMMIT_RECORDS || ag_now_ms() - u->answered_since >= COMMIT_MS)
+			commit_locked(u);
+	}
+	pthread_mutex_unlock(&u->mu);
+	return rc;
 }
 
 static void load_recent(struct ag_uploader *u, const char *path)
@@ -144,7 +229,11 @@ int ag_uploader_create(struct ag_run *r, struct ag_uploader **out)
 	if (!u)
 		return AG_ENOMEM;
 	u->r = r;
+	pthread_mutex_init(&u->mu, NULL);
 	atomic_init(&u->failed, false);
+	atomic_init(&u->abort, false);
+	atomic_init(&u->running, 0);
+	u->rl.interval_ms = u->io_rl.interval_ms = 60000;
 	int rc = ag_event_init(&u->done);
 	if (rc < 0)
 		goto fail;
@@ -155,17 +244,33 @@ int ag_uploader_create(struct ag_run *r, struct ag_uploader **out)
 		*out = u;
 		return 0;
 	}
-	if ((rc = ag_online_open(&u->on, c)) < 0)
+	struct net_auth_config ac = {
+		.type = (enum net_auth_type)c->auth.type, .key_file = c->auth.key_file,
+		.token_uri = c->api.oauth_token_uri, .token_file = c->auth.token_file, .api_key = c->auth.api_key,
+	};
+	char why[512];
+	if ((rc = net_auth_create(&ac, &u->auth, why, sizeof(why))) < 0) {
+		if (rc == AG_ECONFIG)
+			ag_log_err("auth: %s", why);
 		goto fail;
+	}
+	u->nw = c->upload.max_inflight ? (size_t)c->upload.max_inflight : 1;
+	if (!(u->w = calloc(u->nw, sizeof(*u->w)))) {
+		rc = AG_ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < u->nw; i++) {
+		struct worker *w = &u->w[i];
+		w->u = u;
+		if ((rc = ag_online_open(&w->on, c, u->auth, &u->abort)) < 0)
+			goto fail;
+		net_backoff_init(&w->bo, c->retry.initial_ms, c->retry.max_ms, c->retry.multiplier);
+	}
 	if ((rc = stg_results_open(c->results.file, false, &u->results)) < 0) {
 		ag_log_err("results.file %s: cannot open: %s", c->results.file, ag_strerror(rc));
 		goto fail;
 	}
 	load_recent(u, c->results.file);
-	net_backoff_init(&u->bo, c->retry.initial_ms, c->retry.max_ms, c->retry.multiplier);
-	if (c->upload.max_inflight > 1)
-		ag_log_info("upload.max_inflight %" PRIu64 ": this build sends one image at a time",
-			    c->upload.max_inflight);
 	*out = u;
 	return 0;
 fail:
@@ -179,11 +284,17 @@ void ag_uploader_destroy(struct ag_uploader *u)
 		return;
 	ag_batcher_destroy(u->batch);
 	stg_results_close(u->results);
-	ag_online_close(&u->on);
+	for (size_t i = 0; u->w && i < u->nw; i++) {
+		ag_online_close(&u->w[i].on);
+		stg_record_release(&u->w[i].rec);
+	}
+	free(u->w);
+	net_auth_destroy(u->auth);
 	if (u->have_done)
 		ag_event_cleanup(&u->done);
 	for (size_t i = 0; i < u->nrecent; i++)
 		free(u->recent[i]);
+	pthread_mutex_destroy(&u->mu);
 	free(u);
 }
 
@@ -192,7 +303,7 @@ void ag_uploader_reload(struct ag_uploader *u)
 	if (u->batch)
 		ag_batcher_reload(u->batch);
 	else
-		net_auth_reload(u->on.auth);
+		net_auth_reload(u->auth);
 }
 
 bool ag_uploader_failed(struct ag_uploader *u)
@@ -219,7 +330,7 @@ void ag_uploader_join(struct ag_uploader *u, pthread_t t, uint64_t timeout_ms)
 		if (u->batch)
 			ag_batcher_stop_requests(u->batch);
 		else
-			atomic_store(&u->on.abort, true);
+			atomic_store(&u->abort, true);
 	}
 	pthread_join(t, NULL);
 }
@@ -269,34 +380,32 @@ static void keep_image(struct ag_uploader *u, const char *id, const uint8_t *jpe
 		close(fd);
 }
 
-/* One record until it is delivered, set aside, or we are told to stop.
- * Returns false on stop. */
-static bool deliver(struct ag_uploader *u, struct stg_record *rec, struct ag_ratelimit *rl)
+/* The record of w until it is answered, set aside, or we are told to
+ * stop. Returns false on stop. */
+static bool deliver(struct worker *w)
 {
+	struct ag_uploader *u = w->u;
 	struct ag_run *r = u->r;
 	const struct ag_config *c = r->cfg;
+	struct stg_record *rec = &w->rec;
 	char id[256], when[40], how[200];
 	if (record_facts(r, rec, id, sizeof(id), when, sizeof(when)) < 0)
 		snprintf(id, sizeof(id), "%s-0-%" PRIu64, c->device_id, rec->seq);
 	if (seen(u, id)) {
 		ag_log_info("%s: already in %s: acknowledged", id, c->results.file);
-		commit(u);
-		(void)stg_spool_ack(r->spool, rec->seq);
-		u->done_seq = u->acked_seq = rec->seq;
+		(void)finish(w, NULL);
 		return true;
 	}
 	const uint8_t *jpeg;
 	size_t len;
-	int rc = ag_online_fit(&u->on, rec->payload, rec->len, &jpeg, &len, how, sizeof(how));
+	int rc = ag_online_fit(&w->on, rec->payload, rec->len, &jpeg, &len, how, sizeof(how));
 	if (rc < 0) {
-		char reason[200];
-		snprintf(reason, sizeof(reason), "%s", rc == AG_ECORRUPT ? "not a decodable JPEG"
-						       : "too large for online prediction even at a quarter of its size");
+		const char *reason = rc == AG_ECORRUPT ? "not a decodable JPEG"
+						       : "too large for online prediction even at a quarter of its size";
 		ag_log_warnx("%s: %s: moved to rejected/", id, reason);
-		commit(u); /* rejecting acknowledges everything before it */
-		if (stg_spool_reject(r->spool, rec, id, reason) == 0)
+		if (stg_spool_set_aside(r->spool, rec, id, reason) == 0)
 			count(r, &r->rejected);
-		u->done_seq = u->acked_seq = rec->seq;
+		(void)finish(w, NULL);
 		return true;
 	}
 	if (how[0])
@@ -305,17 +414,17 @@ static bool deliver(struct ag_uploader *u, struct stg_record *rec, struct ag_rat
 	while (!ag_event_is_set(&r->stop)) {
 		struct net_prediction p;
 		struct net_outcome oc;
-		if (net_predict(&u->on.cl, &u->on.pc, jpeg, len, &p, &oc) < 0)
+		if (net_predict(&w->on.cl, &w->on.pc, jpeg, len, &p, &oc) < 0)
 			net_outcome_set(&oc, NET_RETRY, 0, "out of memory");
-		if (atomic_load(&u->on.abort))
+		if (atomic_load(&u->abort))
 			return false;
 		uint64_t delay = 0;
 		switch (oc.verdict) {
 		case NET_DONE: {
 			if (c->results.images_dir)
 				keep_image(u, id, jpeg, len);
-			char *line = ag_online_result_line(&u->on, "id", id, when, &p);
-			rc = line ? stg_results_append(u->results, line) : AG_ENOMEM;
+			char *line = ag_online_result_line(&w->on, "id", id, when, &p);
+			rc = line ? finish(w, line) : AG_ENOMEM;
 			free(line);
 			if (rc < 0) {
 				/* the answer is not safe: keep the record, ask again later */
@@ -324,14 +433,9 @@ static bool deliver(struct ag_uploader *u, struct stg_record *rec, struct ag_rat
 				delay = c->retry.max_ms;
 				break;
 			}
-			if (!u->pending++)
-				u->pending_since = ag_now_ms();
-			u->done_seq = rec->seq;
-			if (u->pending >= COMMIT_RECORDS || ag_now_ms() - u->pending_since >= COMMIT_MS)
-				commit(u);
-			if (ag_ratelimit_reset(rl))
+			if (ag_ratelimit_reset(&u->rl))
 				ag_log_info("uploads work again");
-			net_backoff_reset(&u->bo);
+			net_backoff_reset(&w->bo);
 			atomic_store(&u->failed, false);
 			pthread_mutex_lock(&r->mu);
 			r->uploaded++;
@@ -343,27 +447,26 @@ static bool deliver(struct ag_uploader *u, struct stg_record *rec, struct ag_rat
 		}
 		case NET_REJECT:
 			ag_log_warnx("%s: refused for good: %s: moved to rejected/", id, oc.msg);
-			commit(u);
-			if (stg_spool_reject(r->spool, rec, id, oc.msg) == 0)
+			if (stg_spool_set_aside(r->spool, rec, id, oc.msg) == 0)
 				count(r, &r->rejected);
-			u->done_seq = u->acked_seq = rec->seq;
+			(void)finish(w, NULL);
 			ag_run_error(r, "%s: %s", id, oc.msg);
 			return true;
 		case NET_RETRY:
-			delay = net_backoff_next(&u->bo, oc.retry_after_ms, oc.slow_down);
+			delay = net_backoff_next(&w->bo, oc.retry_after_ms, oc.slow_down);
 			break;
 		case NET_FAIL:
 			/* credentials, permission, a wrong endpoint: nothing to gain by hurrying */
 			atomic_store(&u->failed, true);
-			delay = net_backoff_next(&u->bo, oc.retry_after_ms, false);
+			delay = net_backoff_next(&w->bo, oc.retry_after_ms, false);
 			if (delay < c->retry.max_ms)
 				delay = c->retry.max_ms;
 			break;
 		}
-		commit(u); /* do not sit on delivered records while waiting */
+		commit(u); /* do not sit on answered records while waiting */
 		count(r, &r->upload_failures);
 		unsigned suppressed = 0;
-		if (oc.verdict != NET_DONE && ag_ratelimit_allow(rl, ag_now_ms(), &suppressed))
+		if (ag_ratelimit_allow(&u->rl, ag_now_ms(), &suppressed))
 			ag_log_warnx("%s: %s: next try in %.1f s%s", id, oc.msg, (double)delay / 1000,
 				     suppressed ? " (similar failures not shown)" : "");
 		ag_run_error(r, "%s", oc.msg);
@@ -376,6 +479,38 @@ static bool deliver(struct ag_uploader *u, struct stg_record *rec, struct ag_rat
 	return false;
 }
 
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct ag_uploader *u = w->u;
+	struct ag_run *r = u->r;
+	while (!ag_event_is_set(&r->stop)) {
+		ag_event_clear(&r->work); /* before the take: an append after it wakes us */
+		int rc = take(w);
+		if (rc == AG_ENOENT || rc == AG_EAGAIN) {
+			commit(u); /* dry (or waiting on an older record): make what was answered durable */
+			if (!ag_event_is_set(&r->work))
+				ag_event_wait_ms(&r->work, rc == AG_EAGAIN ? 200 : 60000);
+			continue;
+		}
+		if (rc < 0) {
+			if (ag_ratelimit_allow(&u->io_rl, ag_now_ms(), NULL))
+				ag_log_err("spool: cannot read the next record: %s", ag_strerror(rc));
+			ag_run_error(r, "spool: %s", ag_strerror(rc));
+			ag_event_wait_ms(&r->stop, 1000);
+			continue;
+		}
+		if (!deliver(w))
+			break;
+	}
+	ag_event_set(&r->work); /* the others may be asleep on it */
+	if (atomic_fetch_sub(&u->running, 1) == 1) {
+		commit(u);
+		ag_event_set(&u->done);
+	}
+	return NULL;
+}
+
 void *ag_uploader_main(void *arg)
 {
 	struct ag_run *r = arg;
@@ -385,30 +520,19 @@ void *ag_uploader_main(void *arg)
 		ag_event_set(&u->done);
 		return NULL;
 	}
-	struct stg_record rec = { 0 };
-	struct ag_ratelimit rl = { .interval_ms = 60000 };
-	struct ag_ratelimit io_rl = { .interval_ms = 60000 };
-	while (!ag_event_is_set(&r->stop)) {
-		ag_event_clear(&r->work); /* before the peek: an append after it wakes us */
-		int rc = stg_spool_peek(r->spool, u->done_seq, &rec);
-		if (rc == AG_ENOENT) {
-			commit(u); /* dry: make what was delivered durable now */
-			if (!ag_event_is_set(&r->work))
-				ag_event_wait_ms(&r->work, 60000);
-			continue;
-		}
-		if (rc < 0) {
-			if (ag_ratelimit_allow(&io_rl, ag_now_ms(), NULL))
-				ag_log_err("spool: cannot read the next record: %s", ag_strerror(rc));
-			ag_run_error(r, "spool: %s", ag_strerror(rc));
-			ag_event_wait_ms(&r->stop, 1000);
-			continue;
-		}
-		if (!deliver(u, &rec, &rl))
+	/* this thread is worker 0; the others get threads of their own */
+	atomic_store(&u->running, (unsigned)u->nw);
+	for (size_t i = 1; i < u->nw; i++) {
+		if (pthread_create(&u->w[i].t, NULL, worker_main, &u->w[i]) != 0) {
+			ag_log_warnx("cannot start upload worker %zu: going on with %zu", i, i);
+			atomic_fetch_sub(&u->running, (unsigned)(u->nw - i));
 			break;
+		}
+		u->w[i].started = true;
 	}
-	commit(u);
-	stg_record_release(&rec);
-	ag_event_set(&u->done);
+	worker_main(&u->w[0]);
+	for (size_t i = 1; i < u->nw; i++)
+		if (u->w[i].started)
+			pthread_join(u->w[i].t, NULL);
 	return NULL;
 }

@@ -12,8 +12,8 @@
 /* Defined in spool.c: the spool's folder. */
 const char *stg_spool_dir(const struct stg_spool *sp);
 
-int stg_spool_reject(struct stg_spool *sp, const struct stg_record *rec, const char *id,
-		     const char *reason)
+int stg_spool_set_aside(struct stg_spool *sp, const struct stg_record *rec, const char *id,
+			const char *reason)
 {
 	for (const char *p = id; *p; p++)
 		if (*p == '/' || *p == '\\')
@@ -62,5 +62,12 @@ int stg_spool_reject(struct stg_spool *sp, const struct stg_record *rec, const c
 		return rc;
 	}
 	ag_log_warnx("record %s rejected for good (%s): kept in %s", id, reason, dir);
-	return stg_spool_ack(sp, rec->seq);
+	return 0;
+}
+
+int stg_spool_reject(struct stg_spool *sp, const struct stg_record *rec, const char *id,
+		     const char *reason)
+{
+	int rc = stg_spool_set_aside(sp, rec, id, reason);
+	return rc < 0 ? rc : stg_spool_ack(sp, rec->seq);
 }

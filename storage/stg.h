@@ -135,6 +135,10 @@ int stg_spool_ack(struct stg_spool *sp, uint64_t seq);
  */
 int stg_spool_reject(struct stg_spool *sp, const struct stg_record *rec,
 		     const char *id, const char *reason);
+/* The same without the acknowledgement, for a consumer with several
+ * records out that acknowledges them in order itself. */
+int stg_spool_set_aside(struct stg_spool *sp, const struct stg_record *rec,
+			const char *id, const char *reason);
 
 /*
  * With defer_delete: delete the segments that hold only acknowledged

@@ -470,6 +470,39 @@ def t_token_file(agent, ep, work):
     return log + log2, tok
 
 
+def t_inflight(agent, ep):
+    """upload.max_inflight 4 on a slow link: requests overlap, every image has one result,
+    a refused one is set aside, and kill -9 with four out loses and doubles nothing."""
+    cfg, c = agent.config("inflight", upload={"mode": "online", "timeout": "5s", "shutdown_timeout": "500ms",
+                                              "max_inflight": 4})
+    ep.reset_log()
+    ep.faults([{"route": "predict", "every": True, "delay": 0.4},
+               {"route": "predict", "nth": 5, "status": 400, "message": "bad image for the inflight test"}])
+    rc, _, log = agent.run(cfg, "run", "--frames", "16")
+    preds = [p for p in ep.requests("predict") if p["status"] is not None]
+    spans = sorted((parse_time(p["time"]), parse_time(p["time"]) + p["ms"] / 1000) for p in preds)
+    most = max(sum(1 for a, b in spans if a <= t < b) for t, _ in spans) if spans else 0
+    res = results(c)
+    seqs = sorted(seq_of(r["id"]) for r in res)
+    rej = os.listdir(os.path.join(c["spool"]["dir"], "rejected")) if os.path.isdir(
+        os.path.join(c["spool"]["dir"], "rejected")) else []
+    check(rc == 0 and most >= 3, "max_inflight 4: up to %d requests on the wire at once" % most, log[-300:])
+    check(len(res) == 15 and len(set(seqs)) == 15 and len(rej) == 2,
+          "16 frames: 15 results once each, one set aside in rejected/", "%s %s" % (seqs, rej))
+    cfg, c = agent.config("inflight-kill", upload={"mode": "online", "timeout": "5s", "max_inflight": 4})
+    for i in range(3):
+        p = agent.start(cfg)
+        time.sleep(1.5 + 0.3 * i)
+        p.kill()
+        p.wait()
+    ep.faults([])
+    rc, _, log = agent.run(cfg, "run", "--frames", "2")
+    res = results(c)
+    seqs = sorted(seq_of(r["id"]) for r in res)
+    check(rc == 0 and len(seqs) > 10 and seqs == list(range(1, len(seqs) + 1)),
+          "max_inflight 4 and kill -9 three times: %d results, none lost or doubled" % len(seqs), str(seqs))
+
+
 def t_idle(agent, ep):
     """No busy waiting: an idle daemon (one frame a minute, nothing to send) uses almost no CPU."""
     cfg, c = agent.config("idle", camera={"device": "testpattern", "width": 320, "height": 240, "interval": "60s"})
@@ -526,6 +559,7 @@ def main():
         logs.append(lg)
         logs.append(t_outage(agent, ep))
         t_idle(agent, ep)
+        t_inflight(agent, ep)
         if os.environ.get("FIELDCAM_VALGRIND") == "1":
             logs.append(t_valgrind(agent, ep, work))
         # no secret in any log line
