@@ -72,7 +72,7 @@ struct ag_uploader {
 	atomic_uint running;
 	char *recent[RECENT_MAX];
 	size_t nrecent;
-	struct ag_ratelimit rl, io_rl;
+	struct ag_ratelimit rl, io_rl, img_rl; /* under mu */
 	/* under mu: what is out, in the order it was taken */
 	pthread_mutex_t mu;
 	uint64_t taken_seq;
@@ -234,6 +234,7 @@ int ag_uploader_create(struct ag_run *r, struct ag_uploader **out)
 	atomic_init(&u->abort, false);
 	atomic_init(&u->running, 0);
 	u->rl.interval_ms = u->io_rl.interval_ms = 60000;
+	u->img_rl.interval_ms = 600000;
 	int rc = ag_event_init(&u->done);
 	if (rc < 0)
 		goto fail;
@@ -372,8 +373,12 @@ static void keep_image(struct ag_uploader *u, const char *id, const uint8_t *jpe
 	if (fd < 0 && errno == ENOENT && ag_mkdir_p(dir, 0755) == 0)
 		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0 || ag_write_all(fd, jpeg, len) < 0) {
-		static struct ag_ratelimit rl = { .interval_ms = 600000 };
-		if (ag_ratelimit_allow(&rl, ag_now_ms(), NULL))
+		int err = errno;
+		pthread_mutex_lock(&u->mu);
+		bool say = ag_ratelimit_allow(&u->img_rl, ag_now_ms(), NULL);
+		pthread_mutex_unlock(&u->mu);
+		errno = err;
+		if (say)
 			ag_log_warn("results.images_dir: %s: image not kept", path);
 	}
 	if (fd >= 0)
@@ -433,7 +438,10 @@ static bool deliver(struct worker *w)
 				delay = c->retry.max_ms;
 				break;
 			}
-			if (ag_ratelimit_reset(&u->rl))
+			pthread_mutex_lock(&u->mu); /* the rate limit is shared by the workers */
+			bool again = ag_ratelimit_reset(&u->rl);
+			pthread_mutex_unlock(&u->mu);
+			if (again)
 				ag_log_info("uploads work again");
 			net_backoff_reset(&w->bo);
 			atomic_store(&u->failed, false);
@@ -466,7 +474,10 @@ static bool deliver(struct worker *w)
 		commit(u); /* do not sit on answered records while waiting */
 		count(r, &r->upload_failures);
 		unsigned suppressed = 0;
-		if (ag_ratelimit_allow(&u->rl, ag_now_ms(), &suppressed))
+		pthread_mutex_lock(&u->mu);
+		bool say = ag_ratelimit_allow(&u->rl, ag_now_ms(), &suppressed);
+		pthread_mutex_unlock(&u->mu);
+		if (say)
 			ag_log_warnx("%s: %s: next try in %.1f s%s", id, oc.msg, (double)delay / 1000,
 				     suppressed ? " (similar failures not shown)" : "");
 		ag_run_error(r, "%s", oc.msg);
@@ -494,7 +505,10 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		if (rc < 0) {
-			if (ag_ratelimit_allow(&u->io_rl, ag_now_ms(), NULL))
+			pthread_mutex_lock(&u->mu);
+			bool say = ag_ratelimit_allow(&u->io_rl, ag_now_ms(), NULL);
+			pthread_mutex_unlock(&u->mu);
+			if (say)
 				ag_log_err("spool: cannot read the next record: %s", ag_strerror(rc));
 			ag_run_error(r, "spool: %s", ag_strerror(rc));
 			ag_event_wait_ms(&r->stop, 1000);
