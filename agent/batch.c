@@ -678,9 +678,10 @@ static void step_sealed(struct ag_batcher *bt, struct batch *b)
 
 /* ---- uploaded: one job, never two ------------------------------------- */
 
+/* The job's displayName is the batch id (looked up by it after a lost reply). */
 static void display_name(const struct batch *b, char *out, size_t len)
 {
-	snprintf(out, len, "fieldcam-%s", b->id);
+	snprintf(out, len, "%s", b->id);
 }
 
 /* After an ambiguous create or a restart: the job for b, if Vertex has one.
