@@ -27,7 +27,7 @@ grep -q "$dev: vivid" "$out/devices.txt" && say "devices: $dev is vivid" ||
 	{ say "devices: $(cat "$out/devices.txt")"; fails=$((fails + 1)); }
 
 start=$(date +%s)
-if "$fc" capture -d "$dev" -n 20 -o "$out/capture" 2>"$out/capture.log"; then
+if "$fc" capture -d "$dev" -s 1280x720 -n 20 -o "$out/capture" 2>"$out/capture.log"; then
 	say "capture: 20 frames from $dev in $(($(date +%s) - start)) s"
 else
 	say "capture: exit $?: $(tail -3 "$out/capture.log")"

@@ -10,7 +10,9 @@ mount -t tmpfs tmp /tmp
 # modules depend on each other: load in rounds until all are in
 for round in 1 2 3 4 5 6; do
 	for m in /lib/modules/*.ko; do
-		case $m in */vivid.ko) opts="n_devs=1 node_types=0x1 input_types=0x1" ;; *) opts="" ;; esac
+		# one capture node whose input 0 is a webcam (native 1280x720, not a
+		# 720x576 TV picture composed into a larger frame)
+		case $m in */vivid.ko) opts="n_devs=1 node_types=0x1 input_types=0x0" ;; *) opts="" ;; esac
 		insmod "$m" $opts 2>/dev/null
 	done
 done
