@@ -44,7 +44,6 @@
 #define KEEP_DONE 50               /* done batches kept for `batch list` */
 #define MAX_TRIES 3u               /* batches an item may go through without an answer */
 #define POLL_MAX_MS (5 * 60 * 1000)
-#define SMALL_INPUT (8u << 20)     /* JSONL above this goes up resumable */
 #define MAX_OUTPUT_FILE (64u << 20)
 
 struct item {
@@ -643,7 +642,7 @@ static void step_sealed(struct ag_batcher *bt, struct batch *b)
 	struct net_outcome oc;
 	bool already = false;
 	int rc;
-	if (len <= SMALL_INPUT) {
+	if (len <= bt->cfg->batch.resumable_above) {
 		rc = net_gcs_upload(&bt->cl, bt->cfg->batch.bucket, b->input, "application/jsonl", data, len, NULL,
 				    &already, &oc);
 	} else {
@@ -651,10 +650,15 @@ static void step_sealed(struct ag_batcher *bt, struct batch *b)
 		rc = net_gcs_resumable_init(&u, bt->cfg->batch.bucket, b->input, "application/jsonl", len,
 					    ag_crc32c(0, data, len), b->session);
 		if (rc == 0) {
+			/* small steps on a small file: less to send again after a cut */
+			if (len < 4 * NET_GCS_CHUNK_DEFAULT)
+				u.chunk = NET_GCS_CHUNK_UNIT;
 			rc = net_gcs_resumable_send(&bt->cl, &u, data, NULL, &already, &oc);
 			if (strcmp(u.session, b->session) != 0) {
 				ag_strlcpy(b->session, u.session, sizeof(b->session));
 				(void)batch_save(bt, b); /* resume from here after a restart */
+				if (oc.verdict != NET_DONE)
+					ag_crash_point("batch-session-saved");
 			}
 		}
 	}

@@ -136,6 +136,8 @@ static const struct field fields[] = {
 	  "projects/P/locations/L/models/M, or publishers/PUB/models/M" },
 	{ "batch.parent", F_STR, O(batch.parent), 0, 0, NULL, NULL, F_NULLABLE, check_parent,
 	  "projects/P/locations/L that runs the jobs (default: batch.model's, when it has one)" },
+	{ "batch.resumable_above", F_SIZE, O(batch.resumable_above), 262144, 1073741824.0, "8MiB", NULL, 0, NULL,
+	  "JSONL inputs larger than this go up as resumable uploads (resumed after a cut)" },
 	{ "batch.poll", F_DUR, O(batch.poll_ms), 100, 300000, "30s", NULL, 0, NULL,
 	  "first wait between polls of a running job (grows to 5m)" },
 	{ "batch.max_items", F_UINT, O(batch.max_items), 1, 30000, "500", NULL, 0, NULL,

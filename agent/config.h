@@ -60,7 +60,7 @@ struct ag_config {
 	} online;
 	struct {
 		char *bucket, *prefix, *model, *parent;
-		uint64_t max_items, max_age_ms, poll_ms;
+		uint64_t max_items, max_age_ms, poll_ms, resumable_above;
 		int format;         /* enum ag_batch_format */
 		char *prompt;
 	} batch;

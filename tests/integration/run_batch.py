@@ -186,6 +186,26 @@ def t_cancel_and_fail(agent, ep):
           json.dumps(bl)[:300])
 
 
+def t_resumable(agent, ep):
+    """A large JSONL input goes up resumable; cut in the middle and the process killed right
+    after it saved the session, the restart resumes the same session from the server's offset."""
+    cfg, c = bconfig(agent, "resumable", "gemini", batch={"max_items": 64, "resumable_above": "256KiB",
+                                                         "prompt": "Classify this image, please. " * 200})
+    ep.reset_log()
+    ep.faults([{"route": "upload_put", "nth": 2, "times": 3, "reset": True}])
+    rc, log = run_env(agent, cfg, ["--frames", "64"], {"FIELDCAM_CRASH_AT": "batch-session-saved"})
+    ep.faults([])
+    rc2, _, log2 = agent.run(cfg, "run", "--frames", "1", timeout=120)
+    starts = [q for q in ep.requests("upload") if q.get("query", {}).get("uploadType") == ["resumable"]]
+    puts = ep.requests("upload_put")
+    queries = [q for q in puts if q["headers"].get("Content-Range", "").startswith("bytes */")]
+    check(rc == -9 and len(starts) == 1 and len(puts) >= 3 and queries,
+          "a cut resumable upload (%d PUTs) resumed in its one session after kill -9, asking the offset first"
+          % len(puts), "exit %s, %d sessions, %d puts, %d queries" % (rc, len(starts), len(puts), len(queries)))
+    n = captured(agent, cfg)
+    check_results(c, n, "resumable input")
+
+
 def t_outage(agent, ep):
     """The endpoint drops every request while a job runs; when it is back, the batch completes."""
     cfg, c = bconfig(agent, "outage", batch={"max_items": 3})
@@ -313,6 +333,7 @@ def main():
         t_formats(agent, ep)
         t_crash_steps(agent, ep)
         t_cancel_and_fail(agent, ep)
+        t_resumable(agent, ep)
         t_outage(agent, ep)
         t_flush(agent, ep)
         t_dataset(agent, ep, work)
