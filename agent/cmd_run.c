@@ -381,7 +381,9 @@ int ag_cmd_run(int argc, char **argv)
 	if (tick > 250)
 		tick = 250;
 	for (;;) {
-		struct timespec ts = { 0, (long)tick * 1000000L };
+		/* --frames: once capture is done, notice the last delivery quickly */
+		uint64_t t = frames && ag_event_is_set(&r.capture_done) ? 20 : tick;
+		struct timespec ts = { 0, (long)t * 1000000L };
 		int sig = sigtimedwait(&set, NULL, &ts);
 		if (sig == SIGINT || sig == SIGTERM) {
 			ag_log_info("stopping on %s", sig == SIGINT ? "SIGINT" : "SIGTERM");

@@ -182,6 +182,9 @@ for w in ("fc", "one", "each"):
     print("| %s | %.0f | %.2fx | %.0f | %.1f |" % (names[w], rate[w], rate["fc"] / rate[w], prate[w], hs[w]))
 print("CPU per upload (user + sys, whole process): fieldcam %.2f ms, one curl %.2f ms"
       % (med("fc", lambda r: r[3] * 1000 / r[0]), med("one", lambda r: r[3] * 1000 / r[0])))
+pairs = [(f[0] / f[1]) / (o[0] / o[1]) for f, o in zip(rows["fc"], rows["one"])]
+print("fieldcam / one curl, round by round (same moment, same load): %s; median %.2fx" % (
+    " ".join("%.2f" % x for x in pairs), statistics.median(pairs)))
 print("per round (uploads/s on the wire): fieldcam %s; one curl %s" % (
     " ".join("%.0f" % (r[0] / r[1]) for r in rows["fc"]), " ".join("%.0f" % (r[0] / r[1]) for r in rows["one"])))
 print("peak RSS of fieldcam run, 1080p test pattern, capturing and uploading %d frames: %.1f MB" % (rss_n, rss_kb / 1024))
