@@ -114,21 +114,25 @@ mkdir -p "$cache"
 # and one build per target runs at a time (flock(1), util-linux).
 have_flock=0
 command -v flock >/dev/null 2>&1 && have_flock=1
-if [ $have_flock = 1 ]; then
-	exec 8>"$cache/src.lock"
-	flock -x 8
+[ $have_flock = 0 ] || { exec 8>"$cache/src.lock"; flock -s 8; }
+need_fetch() {
+	[ "${FIELDCAM_FIRMWARE_REFRESH:-0}" = 0 ] || return 0
+	for p in $pkgs; do
+		grep -q "^$p " "$cache/src/versions" 2>/dev/null || return 0
+	done
+	return 1
+}
+if need_fetch; then
+	# exclusive for the fetch (flock trades the shared lock in), then
+	# shared again; another process may have fetched in between
+	[ $have_flock = 0 ] || flock -x 8
+	if need_fetch; then
+		fetch
+	fi
+	[ $have_flock = 0 ] || flock -s 8
 fi
-refetch=${FIELDCAM_FIRMWARE_REFRESH:-0}
-for p in $pkgs; do
-	grep -q "^$p " "$cache/src/versions" 2>/dev/null || refetch=1
-done
-[ "$refetch" = 0 ] || fetch
 [ $fetch_only = 0 ] || exit 0
-if [ $have_flock = 1 ]; then
-	flock -s 8
-	exec 9>"$cache/$triple.lock"
-	flock -x 9
-fi
+[ $have_flock = 0 ] || { exec 9>"$cache/$triple.lock"; flock -x 9; }
 src=$cache/src
 key=$(key_of "$src")
 if [ -f "$prefix/key" ] && [ "$(cat "$prefix/key")" = "$key" ]; then
