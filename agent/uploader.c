@@ -5,11 +5,12 @@
  * taken, sends it, and on a 2xx with a valid body appends one line to
  * results.file; a payload refused for good is set aside in rejected/ with
  * the reason; anything transient waits out a full-jitter backoff and tries
- * the same record again. Records are acknowledged in the order they were
- * taken, by a group commit (every COMMIT_RECORDS answers, COMMIT_MS after
- * the first, when the spool runs dry, before a wait) that syncs the results
- * first: a result is durable before its record leaves the spool, and a
- * record is never acknowledged while an older one is still out. Capture and
+ * the same record again. A committer thread acknowledges records in the
+ * order they were taken, by group commits that sync the results first: a
+ * result is durable before its record leaves the spool, and a record is
+ * never acknowledged while an older one is still out. It commits as soon as
+ * an answer arrives and again as answers pile up while it syncs, so the
+ * workers never wait on the disk. Capture and
  * upload meet only at the spool. With one worker the results are in
  * capture order; with more, in the order the answers came.
  */
@@ -33,8 +34,8 @@
 /* Record ids already in results.file at start-up (its last lines): a
  * record sent just before a crash, whose ack did not land, is acked
  * again without a second result line. */
-#define RECENT_BYTES (256 * 1024)
-#define RECENT_MAX 2048
+#define RECENT_BYTES (512 * 1024)
+#define RECENT_MAX 4096
 /* Group commit of results + acks: at most this many answers (fewer than
  * RECENT_BYTES of result lines, so a crash before the commit is caught by
  * the recent-id check instead of doubling lines) or this long. */
@@ -42,7 +43,7 @@
 #define COMMIT_MS 1000
 /* Records taken and not yet acknowledged, at most (a record that keeps
  * failing holds the acks of those after it: the window bounds them). */
-#define WINDOW 256
+#define WINDOW 512
 
 struct worker {
 	struct ag_uploader *u;
@@ -73,6 +74,9 @@ struct ag_uploader {
 	char *recent[RECENT_MAX];
 	size_t nrecent;
 	struct ag_ratelimit rl, io_rl, img_rl; /* under mu */
+	struct ag_event commit_ev;   /* wakes the committer */
+	bool have_commit_ev;
+	pthread_mutex_t commit_mu;   /* one commit at a time */
 	/* under mu: what is out, in the order it was taken */
 	pthread_mutex_t mu;
 	uint64_t taken_seq;
@@ -83,40 +87,62 @@ struct ag_uploader {
 };
 
 /* Sync the results, then acknowledge the records taken before any that is
- * still out. Called with mu held. */
-static void commit_locked(struct ag_uploader *u)
+ * still out. The fsyncs run outside mu, so the workers go on uploading
+ * meanwhile; commit_mu keeps commits one at a time. */
+static void commit(struct ag_uploader *u)
 {
 	struct ag_run *r = u->r;
+	pthread_mutex_lock(&u->commit_mu);
+	pthread_mutex_lock(&u->mu);
 	size_t k = 0;
 	uint64_t upto = 0;
 	while (k < u->qn && u->q[(u->qhead + k) % WINDOW].done) {
 		upto = u->q[(u->qhead + k) % WINDOW].seq;
 		k++;
 	}
-	if (k == 0)
+	u->answered = 0;
+	pthread_mutex_unlock(&u->mu);
+	if (k == 0) {
+		pthread_mutex_unlock(&u->commit_mu);
 		return;
+	}
+	/* the lines of those k were appended before we looked: this sync covers them */
 	int rc = stg_results_sync(u->results);
 	if (rc < 0) {
 		/* the lines may be lost: keep the records, they will be sent again */
 		ag_log_err("%s: results not durable (%s): their images stay in the spool", r->cfg->results.file,
 			   ag_strerror(rc));
 		ag_run_error(r, "results.file: %s", ag_strerror(rc));
+		pthread_mutex_unlock(&u->commit_mu);
 		return;
 	}
 	rc = stg_spool_ack(r->spool, upto);
 	if (rc < 0)
 		ag_log_warnx("acknowledgement not durable (%s): records up to %" PRIu64 " may be sent again",
 			     ag_strerror(rc), upto);
-	u->qhead = (u->qhead + k) % WINDOW;
+	pthread_mutex_lock(&u->mu);
+	u->qhead = (u->qhead + k) % WINDOW; /* only commits remove entries: the first k are the same */
 	u->qn -= k;
-	u->answered = 0;
+	pthread_mutex_unlock(&u->mu);
+	pthread_mutex_unlock(&u->commit_mu);
 }
 
-static void commit(struct ag_uploader *u)
+/* The committer thread: a commit when the workers ask (COMMIT_RECORDS
+ * answers, the spool ran dry) or COMMIT_MS after the last, until all
+ * workers have ended. */
+static void *committer_main(void *arg)
 {
-	pthread_mutex_lock(&u->mu);
-	commit_locked(u);
-	pthread_mutex_unlock(&u->mu);
+	struct ag_uploader *u = arg;
+	while (atomic_load(&u->running) > 0) {
+		pthread_mutex_lock(&u->mu);
+		bool out = u->qn > 0;
+		pthread_mutex_unlock(&u->mu);
+		ag_event_wait_ms(&u->commit_ev, out ? COMMIT_MS : 60000); /* idle: sleep */
+		ag_event_clear(&u->commit_ev);
+		commit(u);
+	}
+	commit(u);
+	return NULL;
 }
 
 /* Take the oldest record nobody has: 0, AG_ENOENT (none), AG_EAGAIN
@@ -156,8 +182,8 @@ static int finish(struct worker *w, const char *line)
 		}
 		if (!u->answered++)
 			u->answered_since = ag_now_ms();
-		if (u->answered >= COMMIT_RECORDS || ag_now_ms() - u->answered_since >= COMMIT_MS)
-			commit_locked(u);
+		if (u->answered >= COMMIT_RECORDS || u->answered == 1)
+			ag_event_set(&u->commit_ev);
 	}
 	pthread_mutex_unlock(&u->mu);
 	return rc;
@@ -230,6 +256,7 @@ int ag_uploader_create(struct ag_run *r, struct ag_uploader **out)
 		return AG_ENOMEM;
 	u->r = r;
 	pthread_mutex_init(&u->mu, NULL);
+	pthread_mutex_init(&u->commit_mu, NULL);
 	atomic_init(&u->failed, false);
 	atomic_init(&u->abort, false);
 	atomic_init(&u->running, 0);
@@ -239,6 +266,9 @@ int ag_uploader_create(struct ag_run *r, struct ag_uploader **out)
 	if (rc < 0)
 		goto fail;
 	u->have_done = true;
+	if ((rc = ag_event_init(&u->commit_ev)) < 0)
+		goto fail;
+	u->have_commit_ev = true;
 	if (c->upload.mode == AG_MODE_BATCH) {
 		if ((rc = ag_batcher_create(r, &u->batch)) < 0)
 			goto fail;
@@ -293,9 +323,12 @@ void ag_uploader_destroy(struct ag_uploader *u)
 	net_auth_destroy(u->auth);
 	if (u->have_done)
 		ag_event_cleanup(&u->done);
+	if (u->have_commit_ev)
+		ag_event_cleanup(&u->commit_ev);
 	for (size_t i = 0; i < u->nrecent; i++)
 		free(u->recent[i]);
 	pthread_mutex_destroy(&u->mu);
+	pthread_mutex_destroy(&u->commit_mu);
 	free(u);
 }
 
@@ -471,7 +504,7 @@ static bool deliver(struct worker *w)
 				delay = c->retry.max_ms;
 			break;
 		}
-		commit(u); /* do not sit on answered records while waiting */
+		ag_event_set(&u->commit_ev); /* do not sit on answered records while waiting */
 		count(r, &r->upload_failures);
 		unsigned suppressed = 0;
 		pthread_mutex_lock(&u->mu);
@@ -499,7 +532,7 @@ static void *worker_main(void *arg)
 		ag_event_clear(&r->work); /* before the take: an append after it wakes us */
 		int rc = take(w);
 		if (rc == AG_ENOENT || rc == AG_EAGAIN) {
-			commit(u); /* dry (or waiting on an older record): make what was answered durable */
+			ag_event_set(&u->commit_ev); /* dry, or waiting on an older record: make what was answered durable */
 			if (!ag_event_is_set(&r->work))
 				ag_event_wait_ms(&r->work, rc == AG_EAGAIN ? 200 : 60000);
 			continue;
@@ -518,10 +551,8 @@ static void *worker_main(void *arg)
 			break;
 	}
 	ag_event_set(&r->work); /* the others may be asleep on it */
-	if (atomic_fetch_sub(&u->running, 1) == 1) {
-		commit(u);
-		ag_event_set(&u->done);
-	}
+	if (atomic_fetch_sub(&u->running, 1) == 1)
+		ag_event_set(&u->commit_ev); /* the committer makes the last commit, then ends */
 	return NULL;
 }
 
@@ -534,8 +565,12 @@ void *ag_uploader_main(void *arg)
 		ag_event_set(&u->done);
 		return NULL;
 	}
-	/* this thread is worker 0; the others get threads of their own */
+	/* this thread is worker 0; the others and the committer get threads of their own */
 	atomic_store(&u->running, (unsigned)u->nw);
+	pthread_t ct;
+	bool committer = pthread_create(&ct, NULL, committer_main, u) == 0;
+	if (!committer)
+		ag_log_warnx("cannot start the commit thread: committing from the workers' end only");
 	for (size_t i = 1; i < u->nw; i++) {
 		if (pthread_create(&u->w[i].t, NULL, worker_main, &u->w[i]) != 0) {
 			ag_log_warnx("cannot start upload worker %zu: going on with %zu", i, i);
@@ -548,5 +583,10 @@ void *ag_uploader_main(void *arg)
 	for (size_t i = 1; i < u->nw; i++)
 		if (u->w[i].started)
 			pthread_join(u->w[i].t, NULL);
+	if (committer)
+		pthread_join(ct, NULL);
+	else
+		commit(u);
+	ag_event_set(&u->done);
 	return NULL;
 }
