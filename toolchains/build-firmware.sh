@@ -273,8 +273,12 @@ cmake_dep cjson "$src/cjson" "$cflags_small" "" -DBUILD_SHARED_LIBS=OFF -DENABLE
 
 # libjpeg-turbo: only the TurboJPEG library (it holds the codec), SIMD
 # required, no arithmetic coding (not baseline JPEG; nothing decodes it).
+# On x86 its C Huffman coders each carry a 64 kB bit-count table where ARM
+# counts with clz; the SIMD coder (used here) has its own table anyway.
 n=libjpeg-turbo
-cmake_dep $n "$src/$n" "$cflags" turbojpeg-static -DENABLE_SHARED=OFF -DENABLE_STATIC=ON \
+jflags=$cflags
+case $triple in x86_64-*|i?86-*) jflags="$cflags -DUSE_CLZ_INTRINSIC" ;; esac
+cmake_dep $n "$src/$n" "$jflags" turbojpeg-static -DENABLE_SHARED=OFF -DENABLE_STATIC=ON \
 	-DWITH_TURBOJPEG=ON -DREQUIRE_SIMD=ON -DWITH_JAVA=OFF -DWITH_ARITH_ENC=OFF -DWITH_ARITH_DEC=OFF
 grep -q 'SIMD extensions: .*(WITH_SIMD = 1)' "$work/$n.log" || die "$triple: libjpeg-turbo without SIMD"
 mkdir -p "$out/lib" "$out/include"
