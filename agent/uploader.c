@@ -39,7 +39,7 @@
 /* Group commit of results + acks: at most this many answers (fewer than
  * RECENT_BYTES of result lines, so a crash before the commit is caught by
  * the recent-id check instead of doubling lines) or this long. */
-#define COMMIT_RECORDS 128
+#define COMMIT_RECORDS 256
 #define COMMIT_MS 1000
 /* Records taken and not yet acknowledged, at most (a record that keeps
  * failing holds the acks of those after it: the window bounds them). */
@@ -182,7 +182,7 @@ static int finish(struct worker *w, const char *line)
 		}
 		if (!u->answered++)
 			u->answered_since = ag_now_ms();
-		if (u->answered >= COMMIT_RECORDS || u->answered == 1)
+		if (u->answered >= COMMIT_RECORDS)
 			ag_event_set(&u->commit_ev);
 	}
 	pthread_mutex_unlock(&u->mu);
