@@ -25,10 +25,11 @@
 #
 # Sources come from Debian (`apt-get source`, checked against the archive's
 # signed index) through a private apt configuration (firmware/apt-private.sh):
-# this machine's apt sources and state are not touched, root is not needed. Sources and
-# each prefix are cached under ${XDG_CACHE_HOME:-~/.cache}/fieldcam/firmware;
-# a prefix is rebuilt when this script changes. FIELDCAM_FIRMWARE_REFRESH=1
-# fetches the newest sources again (security updates).
+# this machine's apt sources and state are not touched, root is not needed.
+# Sources and each prefix are cached under
+# ${XDG_CACHE_HOME:-~/.cache}/fieldcam/firmware; a prefix is rebuilt when
+# this script or a patch changes. FIELDCAM_FIRMWARE_REFRESH=1 fetches the
+# newest sources again (security updates).
 #
 # Environment: JOBS (default: number of CPUs), FIELDCAM_DEBIAN_MIRROR
 # (default http://deb.debian.org/debian), FIELDCAM_DEBIAN_SUITE (bookworm).
@@ -72,9 +73,11 @@ if [ "$triple" != "$build" ]; then
 	[ -f "$toolchain" ] || die "no toolchain file $toolchain for $triple"
 fi
 
-# The key of a built prefix: this script and the exact source versions.
+# The key of a built prefix: this script (comments aside), the patches, the
+# source versions.
 key_of() { # SRCDIR
-	{ cat "$0" "$here"/firmware/*.patch "$1/versions"; echo "$triple"; } | cksum | cut -d" " -f1
+	{ grep -v '^[[:space:]]*#' "$0"; cat "$here"/firmware/*.patch "$1/versions"; echo "$triple"; } |
+		cksum | cut -d" " -f1
 }
 
 # --- sources ---------------------------------------------------------------
