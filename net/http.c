@@ -365,6 +365,19 @@ int net_http_do(struct net_http *h, const struct net_request *rq, struct net_res
 	case CURLE_UNSUPPORTED_PROTOCOL:
 		rc = AG_EINVAL;
 		break;
+	case CURLE_PEER_FAILED_VERIFICATION:
+#if LIBCURL_VERSION_NUM < 0x073e00
+	case CURLE_SSL_CACERT:
+#endif
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+		/* the same words whichever TLS library libcurl uses */
+		rc = AG_ENET;
+		snprintf(rs->error, sizeof(rs->error), "TLS: server certificate refused (%.200s)", msg);
+		for (char *p = rs->error; *p; p++)
+			if (*p == '\n' || *p == '\r')
+				*p = ' ';
+		return rc;
 	default:
 		rc = AG_ENET;
 		break;

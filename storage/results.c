@@ -29,9 +29,10 @@ int stg_results_open(const char *path, bool fsync_each, struct stg_results **out
 	r->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (r->fd < 0 || !r->path) {
 		int e = errno;
+		int rc = r->path ? ag_errno_code(e) : AG_ENOMEM;
 		ag_log_warn("%s: cannot open results file", path);
 		stg_results_close(r);
-		return r->path ? ag_errno_code(e) : AG_ENOMEM;
+		return rc;
 	}
 	*out = r;
 	return 0;
