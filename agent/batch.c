@@ -478,22 +478,6 @@ static void image_name(struct ag_batcher *bt, const char *id, char *out, size_t 
 	snprintf(out, len, "%s/images/%s.jpg", bt->prefix, id);
 }
 
-/* The record's id and capture time (from its metadata). */
-static void record_facts(struct ag_batcher *bt, const struct stg_record *rec, struct item *it)
-{
-	cJSON *j = cJSON_ParseWithLength((const char *)rec->meta, rec->meta_len);
-	const char *dev = jstr(j, "device_id");
-	double boot = jnum(j, "boot", (double)bt->r->boot_epoch);
-	if (stg_record_id(it->id, sizeof(it->id), dev[0] ? dev : bt->cfg->device_id, (uint64_t)boot, rec->seq) < 0)
-		snprintf(it->id, sizeof(it->id), "%s-0-%" PRIu64, bt->cfg->device_id, rec->seq);
-	if (jstr(j, "captured_at")[0])
-		ag_strlcpy(it->captured_at, jstr(j, "captured_at"), sizeof(it->captured_at));
-	else
-		ag_format_rfc3339(rec->captured_ms, it->captured_at, sizeof(it->captured_at));
-	it->seq = rec->seq;
-	cJSON_Delete(j);
-}
-
 /* Take the oldest record: upload its image, name it in the open batch,
  * then let the spool forget it. Returns 1 if one was taken, 0 if nothing
  * to do now, <0 on a hard error. */
@@ -509,7 +493,8 @@ static int take_record(struct ag_batcher *bt, struct stg_record *rec)
 		return rc;
 	atomic_store(&bt->idle, false); /* before the ack empties the spool: run must not stop now */
 	struct item it = { 0 };
-	record_facts(bt, rec, &it);
+	ag_record_facts(r, rec, it.id, sizeof(it.id), it.captured_at, sizeof(it.captured_at));
+	it.seq = rec->seq;
 	if (!bt->open && (rc = open_batch(bt, it.id, 0)) < 0)
 		return rc;
 	for (size_t i = 0; i < bt->open->n; i++) {

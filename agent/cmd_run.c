@@ -59,6 +59,24 @@ void ag_run_error(struct ag_run *r, const char *fmt, ...)
 	pthread_mutex_unlock(&r->mu);
 }
 
+void ag_record_facts(const struct ag_run *r, const struct stg_record *rec, char *id, size_t idlen, char *when,
+		     size_t whenlen)
+{
+	cJSON *j = cJSON_ParseWithLength((const char *)rec->meta, rec->meta_len);
+	cJSON *dev = cJSON_GetObjectItemCaseSensitive(j, "device_id");
+	cJSON *boot = cJSON_GetObjectItemCaseSensitive(j, "boot");
+	cJSON *at = cJSON_GetObjectItemCaseSensitive(j, "captured_at");
+	const char *device = cJSON_IsString(dev) && dev->valuestring[0] ? dev->valuestring : r->cfg->device_id;
+	uint64_t b = cJSON_IsNumber(boot) && boot->valuedouble >= 0 ? (uint64_t)boot->valuedouble : r->boot_epoch;
+	if (cJSON_IsString(at) && at->valuestring[0])
+		ag_strlcpy(when, at->valuestring, whenlen);
+	else
+		ag_format_rfc3339(rec->captured_ms, when, whenlen);
+	if (stg_record_id(id, idlen, device, b, rec->seq) < 0)
+		snprintf(id, idlen, "%s-0-%" PRIu64, r->cfg->device_id, rec->seq);
+	cJSON_Delete(j);
+}
+
 /* ---- capture thread --------------------------------------------------- */
 
 static int build_meta(struct ag_run *r, const struct drv_frame *f, size_t jpeg_len, char *buf, size_t len)

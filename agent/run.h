@@ -31,6 +31,14 @@ struct ag_run {
 	char last_error[256];
 };
 
+struct stg_record;
+/*
+ * A record's id (DEVICE_ID-BOOT-SEQ, from the metadata the capture thread
+ * wrote, so it never changes across restarts) and capture time (RFC 3339).
+ */
+void ag_record_facts(const struct ag_run *r, const struct stg_record *rec, char *id, size_t idlen, char *when,
+		     size_t whenlen);
+
 /* Record the last error (one line) for the status file. */
 void ag_run_error(struct ag_run *r, const char *fmt, ...) AG_PRINTF(2, 3);
 

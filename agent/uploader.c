@@ -369,25 +369,6 @@ void ag_uploader_join(struct ag_uploader *u, pthread_t t, uint64_t timeout_ms)
 	pthread_join(t, NULL);
 }
 
-/* The record's id and capture time from its metadata. */
-static int record_facts(struct ag_run *r, const struct stg_record *rec, char *id, size_t idlen, char *when,
-			size_t whenlen)
-{
-	cJSON *j = cJSON_ParseWithLength((const char *)rec->meta, rec->meta_len);
-	cJSON *dev = cJSON_GetObjectItemCaseSensitive(j, "device_id");
-	cJSON *boot = cJSON_GetObjectItemCaseSensitive(j, "boot");
-	cJSON *at = cJSON_GetObjectItemCaseSensitive(j, "captured_at");
-	const char *device = cJSON_IsString(dev) ? dev->valuestring : r->cfg->device_id;
-	uint64_t b = cJSON_IsNumber(boot) && boot->valuedouble >= 0 ? (uint64_t)boot->valuedouble : r->boot_epoch;
-	if (cJSON_IsString(at))
-		ag_strlcpy(when, at->valuestring, whenlen);
-	else
-		ag_format_rfc3339(rec->captured_ms, when, whenlen);
-	int rc = stg_record_id(id, idlen, device, b, rec->seq);
-	cJSON_Delete(j);
-	return rc < 0 ? rc : 0;
-}
-
 static void count(struct ag_run *r, uint64_t *field)
 {
 	pthread_mutex_lock(&r->mu);
@@ -427,8 +408,7 @@ static bool deliver(struct worker *w)
 	const struct ag_config *c = r->cfg;
 	struct stg_record *rec = &w->rec;
 	char id[256], when[40], how[200];
-	if (record_facts(r, rec, id, sizeof(id), when, sizeof(when)) < 0)
-		snprintf(id, sizeof(id), "%s-0-%" PRIu64, c->device_id, rec->seq);
+	ag_record_facts(r, rec, id, sizeof(id), when, sizeof(when));
 	if (seen(u, id)) {
 		ag_log_info("%s: already in %s: acknowledged", id, c->results.file);
 		(void)finish(w, NULL);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "net.h"
+#include "schema.h"
 
 #define DEFAULT_PROMPT \
 	"Classify this image. Answer with JSON {\"labels\": [{\"name\": ..., \"confidence\": 0..1}]}, best first."
@@ -532,27 +533,8 @@ char *net_batch_input_line(enum net_batch_format f, const struct net_batch_item 
 		cJSON_AddNumberToObject(gc, "temperature", 0);
 		cJSON_AddNumberToObject(gc, "maxOutputTokens", max_tokens);
 		cJSON_AddStringToObject(gc, "responseMimeType", "application/json");
-		if (it->labels) {
-			/* the same schema as online prediction: names limited to the list */
-			cJSON *schema = cJSON_AddObjectToObject(gc, "responseSchema");
-			cJSON_AddStringToObject(schema, "type", "OBJECT");
-			cJSON_AddItemToArray(cJSON_AddArrayToObject(schema, "required"), cJSON_CreateString("labels"));
-			cJSON *lab = cJSON_AddObjectToObject(cJSON_AddObjectToObject(schema, "properties"), "labels");
-			cJSON_AddStringToObject(lab, "type", "ARRAY");
-			cJSON *items = cJSON_AddObjectToObject(lab, "items");
-			cJSON_AddStringToObject(items, "type", "OBJECT");
-			cJSON *ireq = cJSON_AddArrayToObject(items, "required");
-			cJSON_AddItemToArray(ireq, cJSON_CreateString("name"));
-			cJSON_AddItemToArray(ireq, cJSON_CreateString("confidence"));
-			cJSON *props = cJSON_AddObjectToObject(items, "properties");
-			cJSON *nm = cJSON_AddObjectToObject(props, "name");
-			cJSON_AddStringToObject(nm, "type", "STRING");
-			cJSON *en = cJSON_AddArrayToObject(nm, "enum");
-			for (char *const *l = it->labels; *l; l++)
-				cJSON_AddItemToArray(en, cJSON_CreateString(*l));
-			cJSON_AddItemToArray(en, cJSON_CreateString("none"));
-			cJSON_AddStringToObject(cJSON_AddObjectToObject(props, "confidence"), "type", "NUMBER");
-		}
+		if (it->labels) /* the same schema as online prediction: names limited to the list */
+			cJSON_AddItemToObject(gc, "responseSchema", net_label_schema(it->labels));
 		cJSON_AddNumberToObject(cJSON_AddObjectToObject(gc, "thinkingConfig"), "thinkingBudget", 0);
 	} else {
 		text = prompt_with_labels(prompt, it->labels);

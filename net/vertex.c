@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "net.h"
+#include "schema.h"
 
 #define IMAGE_MARK "@@fieldcam-image@@"
 #define DEFAULT_PROMPT \
@@ -59,6 +60,31 @@ static cJSON *automl_body(const struct net_predict_config *pc)
 	return root;
 }
 
+cJSON *net_label_schema(char *const *labels)
+{
+	cJSON *schema = cJSON_CreateObject();
+	cJSON_AddStringToObject(schema, "type", "OBJECT");
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(schema, "required"), cJSON_CreateString("labels"));
+	cJSON *lab = cJSON_AddObjectToObject(cJSON_AddObjectToObject(schema, "properties"), "labels");
+	cJSON_AddStringToObject(lab, "type", "ARRAY");
+	cJSON *items = cJSON_AddObjectToObject(lab, "items");
+	cJSON_AddStringToObject(items, "type", "OBJECT");
+	cJSON *ireq = cJSON_AddArrayToObject(items, "required");
+	cJSON_AddItemToArray(ireq, cJSON_CreateString("name"));
+	cJSON_AddItemToArray(ireq, cJSON_CreateString("confidence"));
+	cJSON *props = cJSON_AddObjectToObject(items, "properties");
+	cJSON *nm = cJSON_AddObjectToObject(props, "name");
+	cJSON_AddStringToObject(nm, "type", "STRING");
+	if (labels) {
+		cJSON *en = cJSON_AddArrayToObject(nm, "enum");
+		for (char *const *l = labels; *l; l++)
+			cJSON_AddItemToArray(en, cJSON_CreateString(*l));
+		cJSON_AddItemToArray(en, cJSON_CreateString("none"));
+	}
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(props, "confidence"), "type", "NUMBER");
+	return schema;
+}
+
 static cJSON *gemini_body(const struct net_predict_config *pc)
 {
 	cJSON *root = cJSON_CreateObject();
@@ -80,29 +106,7 @@ static cJSON *gemini_body(const struct net_predict_config *pc)
 	cJSON_AddNumberToObject(gc, "temperature", 0);
 	cJSON_AddNumberToObject(gc, "maxOutputTokens", 256);
 	cJSON_AddStringToObject(gc, "responseMimeType", "application/json");
-	cJSON *schema = cJSON_AddObjectToObject(gc, "responseSchema");
-	cJSON_AddStringToObject(schema, "type", "OBJECT");
-	cJSON *req = cJSON_AddArrayToObject(schema, "required");
-	cJSON_AddItemToArray(req, cJSON_CreateString("labels"));
-	cJSON *props = cJSON_AddObjectToObject(schema, "properties");
-	cJSON *labels = cJSON_AddObjectToObject(props, "labels");
-	cJSON_AddStringToObject(labels, "type", "ARRAY");
-	cJSON *items = cJSON_AddObjectToObject(labels, "items");
-	cJSON_AddStringToObject(items, "type", "OBJECT");
-	cJSON *ireq = cJSON_AddArrayToObject(items, "required");
-	cJSON_AddItemToArray(ireq, cJSON_CreateString("name"));
-	cJSON_AddItemToArray(ireq, cJSON_CreateString("confidence"));
-	cJSON *iprops = cJSON_AddObjectToObject(items, "properties");
-	cJSON *name = cJSON_AddObjectToObject(iprops, "name");
-	cJSON_AddStringToObject(name, "type", "STRING");
-	if (pc->labels) {
-		cJSON *en = cJSON_AddArrayToObject(name, "enum");
-		for (char *const *l = pc->labels; *l; l++)
-			cJSON_AddItemToArray(en, cJSON_CreateString(*l));
-		cJSON_AddItemToArray(en, cJSON_CreateString("none"));
-	}
-	cJSON *conf = cJSON_AddObjectToObject(iprops, "confidence");
-	cJSON_AddStringToObject(conf, "type", "NUMBER");
+	cJSON_AddItemToObject(gc, "responseSchema", net_label_schema(pc->labels));
 	cJSON *tc = cJSON_AddObjectToObject(gc, "thinkingConfig");
 	cJSON_AddNumberToObject(tc, "thinkingBudget", 0);
 	return root;

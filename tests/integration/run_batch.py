@@ -7,7 +7,6 @@ usage: run_batch.py FIELDCAM_BINARY   (exit 0 pass, 1 fail, 77 skip)
 Kill -9 at every step of a batch's life (FIELDCAM_CRASH_AT crash points),
 then a restart: no second job for a batch, no lost or doubled result.
 """
-import base64
 import json
 import os
 import shutil
@@ -63,24 +62,7 @@ def captured(agent, cfg):
 
 
 def token(ep):
-    """An access token from the endpoint, the way any client gets one."""
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import padding
-    key = json.load(open(ep.info["key_file"]))
-    pk = serialization.load_pem_private_key(key["private_key"].encode(), None)
-
-    def b64(b):
-        return base64.urlsafe_b64encode(b).rstrip(b"=")
-    now = int(time.time())
-    h = b64(json.dumps({"alg": "RS256", "typ": "JWT", "kid": key["private_key_id"]}).encode())
-    cl = b64(json.dumps({"iss": key["client_email"], "scope": "https://www.googleapis.com/auth/cloud-platform",
-                         "aud": key["token_uri"], "iat": now, "exp": now + 600}).encode())
-    sig = b64(pk.sign(h + b"." + cl, padding.PKCS1v15(), hashes.SHA256()))
-    form = ("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=" +
-            (h + b"." + cl + b"." + sig).decode()).encode()
-    rq = urllib.request.Request(key["token_uri"], data=form,
-                                headers={"Content-Type": "application/x-www-form-urlencoded"})
-    return json.load(urllib.request.urlopen(rq, context=ep.ctx))["access_token"]
+    return ro.endpoint_token(ep)
 
 
 def check_results(c, n, what):

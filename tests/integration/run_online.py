@@ -436,25 +436,7 @@ def t_predict(agent, ep, work):
 
 def t_token_file(agent, ep, work):
     """auth.type token_file: the file is read, and read again when it changes."""
-    # get a real token the way a sidecar would: the endpoint's own grant via fieldcam's key is
-    # not reachable from here, so sign a JWT with python's cryptography package
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import padding
-    key = json.load(open(ep.info["key_file"]))
-    pk = serialization.load_pem_private_key(key["private_key"].encode(), None)
-
-    def b64(b):
-        return base64.urlsafe_b64encode(b).rstrip(b"=")
-    now = int(time.time())
-    h = b64(json.dumps({"alg": "RS256", "typ": "JWT", "kid": key["private_key_id"]}).encode())
-    cl = b64(json.dumps({"iss": key["client_email"], "scope": "https://www.googleapis.com/auth/cloud-platform",
-                         "aud": key["token_uri"], "iat": now, "exp": now + 600}).encode())
-    sig = b64(pk.sign(h + b"." + cl, padding.PKCS1v15(), hashes.SHA256()))
-    form = ("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=" +
-            (h + b"." + cl + b"." + sig).decode()).encode()
-    rq = urllib.request.Request(key["token_uri"], data=form,
-                                headers={"Content-Type": "application/x-www-form-urlencoded"})
-    tok = json.load(urllib.request.urlopen(rq, context=ep.ctx))["access_token"]
+    tok = endpoint_token(ep)  # a real token, the way a sidecar would get one
     tf = os.path.join(work, "token")
     with open(tf, "w") as f:
         f.write(tok + "\n")
@@ -518,6 +500,27 @@ def t_idle(agent, ep):
     p.send_signal(signal.SIGTERM)
     p.wait(30)
     check(used <= 0.05, "idle daemon: %.3f s of CPU in 5 s (no busy waiting)" % used)
+
+
+def endpoint_token(ep):
+    """An access token from the endpoint's JWT grant, signed here with python's cryptography."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+    key = json.load(open(ep.info["key_file"]))
+    pk = serialization.load_pem_private_key(key["private_key"].encode(), None)
+
+    def b64(b):
+        return base64.urlsafe_b64encode(b).rstrip(b"=")
+    now = int(time.time())
+    h = b64(json.dumps({"alg": "RS256", "typ": "JWT", "kid": key["private_key_id"]}).encode())
+    cl = b64(json.dumps({"iss": key["client_email"], "scope": "https://www.googleapis.com/auth/cloud-platform",
+                         "aud": key["token_uri"], "iat": now, "exp": now + 600}).encode())
+    sig = b64(pk.sign(h + b"." + cl, padding.PKCS1v15(), hashes.SHA256()))
+    form = ("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=" +
+            (h + b"." + cl + b"." + sig).decode()).encode()
+    rq = urllib.request.Request(key["token_uri"], data=form,
+                                headers={"Content-Type": "application/x-www-form-urlencoded"})
+    return json.load(urllib.request.urlopen(rq, context=ep.ctx))["access_token"]
 
 
 def t_valgrind(agent, ep, work):
