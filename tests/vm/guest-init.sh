@@ -8,7 +8,7 @@ mount -t devtmpfs dev /dev
 # modules depend on each other: load in rounds until all are in
 for round in 1 2 3 4 5 6; do
 	for m in /lib/modules/*.ko; do
-		case $m in */vivid.ko) opts="n_devs=1 node_types=0x1 input_types=0x1" ;; *) opts="" ;; esac
+		case $m in */vivid.ko) opts="n_devs=1 node_types=0x1 input_types=0x0" ;; *) opts="" ;; esac
 		insmod "$m" $opts 2>/dev/null
 	done
 done
