@@ -11,3 +11,5 @@ echo "== spool"
 "$b/tests/bench_spool" 12 "$b"
 echo "== encoder"
 sh "$src/tests/bench/encode/bench_encode.sh" "$b/tests/bench_encode" 100
+echo "== uploads (nginx over HTTPS)"
+sh "$src/tests/bench/upload/bench_upload.sh" "$b/agent/fieldcam" 400
