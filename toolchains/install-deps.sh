@@ -22,7 +22,7 @@ firmware_pkgs="gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabi
 libc6-dev-armhf-cross binutils dpkg-dev debian-archive-keyring autoconf automake libtool nasm
 patch python3 qemu-user-static qemu-system-arm busybox-static cpio libjpeg-turbo-progs systemd"
 
-bench_pkgs="python3-skimage ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base
+bench_pkgs="python3-skimage ffmpeg nginx-light curl gstreamer1.0-tools gstreamer1.0-plugins-base
 gstreamer1.0-plugins-good time util-linux"
 
 case $what in
