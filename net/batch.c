@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "net.h"
-#include "schema.h"
+#include "netpriv.h"
 
 #define DEFAULT_PROMPT \
 	"Classify this image. Answer with JSON {\"labels\": [{\"name\": ..., \"confidence\": 0..1}]}, best first."
@@ -619,125 +619,6 @@ static bool gemini_key(const cJSON *req, char *out, size_t cap)
 	return false;
 }
 
-/*
- * Split the raw text of the array after the first '"ids"' key at or after
- * from into element texts. Returns the count (max n), -1 if not found.
- */
-static int raw_array(const char *s, const char *end, const char **from, const char *el[], size_t ell[], int n)
-{
-	for (const char *p = *from; p + 5 <= end; p++) {
-		if (memcmp(p, "\"ids\"", 5) != 0 || (p > s && p[-1] == '\\'))
-			continue;
-		const char *q = p + 5;
-		while (q < end && isspace((unsigned char)*q))
-			q++;
-		if (q >= end || *q != ':')
-			continue;
-		for (q++; q < end && isspace((unsigned char)*q); q++)
-			;
-		if (q >= end || *q != '[')
-			continue;
-		*from = p + 5;
-		int k = 0;
-		for (q++;;) {
-			while (q < end && isspace((unsigned char)*q))
-				q++;
-			if (q < end && *q == ']' && k == 0)
-				return 0;
-			const char *t = q;
-			if (q < end && *q == '"') {
-				for (q++; q < end && *q != '"'; q++)
-					if (*q == '\\')
-						q++;
-				q++;
-			} else {
-				while (q < end && *q != ',' && *q != ']' && !isspace((unsigned char)*q))
-					q++;
-			}
-			if (q > end)
-				return -1;
-			if (k < n) {
-				el[k] = t;
-				ell[k] = (size_t)(q - t);
-			}
-			k++;
-			while (q < end && isspace((unsigned char)*q))
-				q++;
-			if (q < end && *q == ']')
-				return k;
-			if (q >= end || *q != ',')
-				return -1;
-			q++;
-		}
-	}
-	return -1;
-}
-
-/*
- * Label ids as sent: strings as they are, numbers from the raw text (a
- * double would round 19-digit ids). The raw array is the "ids" array whose
- * elements agree with what cJSON read.
- */
-static bool exact_ids(const char *s, size_t len, const cJSON *ids, struct net_label *labels, int n)
-{
-	bool numbers = false;
-	const cJSON *v;
-	int i = 0;
-	cJSON_ArrayForEach(v, ids) {
-		if (i < n && cJSON_IsString(v)) {
-			if (strlen(v->valuestring) >= sizeof(labels[i].id))
-				return false;
-			ag_strlcpy(labels[i].id, v->valuestring, sizeof(labels[i].id));
-		} else if (cJSON_IsNumber(v)) {
-			numbers = true;
-		} else if (i < n) {
-			return false;
-		}
-		i++;
-	}
-	if (!numbers)
-		return true;
-	int total = cJSON_GetArraySize(ids);
-	const char *el[NET_MAX_LABELS];
-	size_t ell[NET_MAX_LABELS];
-	const char *from = s, *end = s + len;
-	for (;;) {
-		int k = raw_array(s, end, &from, el, ell, NET_MAX_LABELS);
-		if (k < 0)
-			return false;
-		if (k != total)
-			continue;
-		bool ok = true;
-		i = 0;
-		cJSON_ArrayForEach(v, ids) {
-			if (i >= n)
-				break;
-			if (cJSON_IsNumber(v)) {
-				char tmp[32];
-				if (ell[i] == 0 || ell[i] >= sizeof(tmp)) {
-					ok = false;
-					break;
-				}
-				memcpy(tmp, el[i], ell[i]);
-				tmp[ell[i]] = '\0';
-				for (size_t c = 0; c < ell[i] && ok; c++)
-					ok = isdigit((unsigned char)tmp[c]) || (c == 0 && tmp[c] == '-' && ell[i] > 1);
-				if (!ok || strtod(tmp, NULL) != v->valuedouble) {
-					ok = false;
-					break;
-				}
-				ag_strlcpy(labels[i].id, tmp, sizeof(labels[i].id));
-			} else if (el[i][0] != '"') {
-				ok = false;
-				break;
-			}
-			i++;
-		}
-		if (ok)
-			return true;
-	}
-}
-
 static int automl_prediction(const char *line, size_t len, const cJSON *pr, struct net_prediction *p,
 			     const char **why)
 {
@@ -767,7 +648,7 @@ static int automl_prediction(const char *line, size_t len, const cJSON *pr, stru
 		ag_strlcpy(p->labels[i].name, nm->valuestring, sizeof(p->labels[i].name));
 		p->labels[i].confidence = cf->valuedouble;
 	}
-	if (!exact_ids(line, len, ids, p->labels, n)) {
+	if (!net_exact_ids(line, len, ids, p->labels, n)) {
 		*why = "prediction: an id is neither a string nor an integer";
 		return AG_EPROTO;
 	}

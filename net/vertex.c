@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "net.h"
-#include "schema.h"
+#include "netpriv.h"
 
 #define IMAGE_MARK "@@fieldcam-image@@"
 #define DEFAULT_PROMPT \
@@ -136,33 +136,32 @@ static void clear_prediction(struct net_prediction *p)
 }
 
 /*
- * The raw text of the n-th element of the first "ids" array in body, for
- * ids sent as JSON numbers: 19-digit ids do not survive a double.
+ * Split the raw text of the array after the first '"ids"' key at or after
+ * from into element texts. Returns the count (max n), -1 if not found.
  */
-static bool raw_id(const char *body, size_t len, size_t n, char *out, size_t cap)
+static int raw_array(const char *s, const char *end, const char **from, const char *el[], size_t ell[], int n)
 {
-	const char *end = body + len;
-	for (const char *p = body; p + 5 < end; p++) {
-		if (memcmp(p, "\"ids\"", 5) != 0 || (p > body && p[-1] == '\\'))
+	for (const char *p = *from; p + 5 <= end; p++) {
+		if (memcmp(p, "\"ids\"", 5) != 0 || (p > s && p[-1] == '\\'))
 			continue;
 		const char *q = p + 5;
 		while (q < end && isspace((unsigned char)*q))
 			q++;
 		if (q >= end || *q != ':')
 			continue;
-		q++;
-		while (q < end && isspace((unsigned char)*q))
-			q++;
+		for (q++; q < end && isspace((unsigned char)*q); q++)
+			;
 		if (q >= end || *q != '[')
 			continue;
-		q++;
-		for (size_t i = 0;; i++) {
+		*from = p + 5;
+		int k = 0;
+		for (q++;;) {
 			while (q < end && isspace((unsigned char)*q))
 				q++;
+			if (q < end && *q == ']' && k == 0)
+				return 0;
 			const char *t = q;
-			if (q >= end)
-				return false;
-			if (*q == '"') { /* a string element: skip it */
+			if (q < end && *q == '"') {
 				for (q++; q < end && *q != '"'; q++)
 					if (*q == '\\')
 						q++;
@@ -172,26 +171,87 @@ static bool raw_id(const char *body, size_t len, size_t n, char *out, size_t cap
 					q++;
 			}
 			if (q > end)
-				return false;
-			if (i == n) {
-				size_t l = (size_t)(q - t);
-				if (l == 0 || l >= cap || *t == '"')
-					return false;
-				memcpy(out, t, l);
-				out[l] = '\0';
-				for (size_t k = 0; k < l; k++)
-					if (!isdigit((unsigned char)out[k]) && !(k == 0 && out[k] == '-'))
-						return false;
-				return true;
+				return -1;
+			if (k < n) {
+				el[k] = t;
+				ell[k] = (size_t)(q - t);
 			}
+			k++;
 			while (q < end && isspace((unsigned char)*q))
 				q++;
+			if (q < end && *q == ']')
+				return k;
 			if (q >= end || *q != ',')
-				return false;
+				return -1;
 			q++;
 		}
 	}
-	return false;
+	return -1;
+}
+
+/*
+ * Label ids as sent: strings as they are, numbers from the raw text (a
+ * double would round 19-digit ids). The raw array is the "ids" array whose
+ * elements agree with what cJSON read.
+ */
+bool net_exact_ids(const char *s, size_t len, const cJSON *ids, struct net_label *labels, int n)
+{
+	bool numbers = false;
+	const cJSON *v;
+	int i = 0;
+	cJSON_ArrayForEach(v, ids) {
+		if (i < n && cJSON_IsString(v)) {
+			if (strlen(v->valuestring) >= sizeof(labels[i].id))
+				return false;
+			ag_strlcpy(labels[i].id, v->valuestring, sizeof(labels[i].id));
+		} else if (cJSON_IsNumber(v)) {
+			numbers = true;
+		} else if (i < n) {
+			return false;
+		}
+		i++;
+	}
+	if (!numbers)
+		return true;
+	int total = cJSON_GetArraySize(ids);
+	const char *el[NET_MAX_LABELS];
+	size_t ell[NET_MAX_LABELS];
+	const char *from = s, *end = s + len;
+	for (;;) {
+		int k = raw_array(s, end, &from, el, ell, NET_MAX_LABELS);
+		if (k < 0)
+			return false;
+		if (k != total)
+			continue;
+		bool ok = true;
+		i = 0;
+		cJSON_ArrayForEach(v, ids) {
+			if (i >= n)
+				break;
+			if (cJSON_IsNumber(v)) {
+				char tmp[32];
+				if (ell[i] == 0 || ell[i] >= sizeof(tmp)) {
+					ok = false;
+					break;
+				}
+				memcpy(tmp, el[i], ell[i]);
+				tmp[ell[i]] = '\0';
+				for (size_t c = 0; c < ell[i] && ok; c++)
+					ok = isdigit((unsigned char)tmp[c]) || (c == 0 && tmp[c] == '-' && ell[i] > 1);
+				if (!ok || strtod(tmp, NULL) != v->valuedouble) {
+					ok = false;
+					break;
+				}
+				ag_strlcpy(labels[i].id, tmp, sizeof(labels[i].id));
+			} else if (el[i][0] != '"') {
+				ok = false;
+				break;
+			}
+			i++;
+		}
+		if (ok)
+			return true;
+	}
 }
 
 int net_predict_parse(const char *body, size_t len, struct net_prediction *p, const char **why)
@@ -222,8 +282,12 @@ int net_predict_parse(const char *body, size_t len, struct net_prediction *p, co
 	if (*why)
 		goto out;
 	int n = cJSON_GetArraySize(ids);
+	if (!net_exact_ids(body, len, ids, p->labels, n < NET_MAX_LABELS ? n : NET_MAX_LABELS)) {
+		*why = "predictions[0]: an id is neither a string nor an integer (or too long)";
+		goto out;
+	}
 	for (int i = 0; i < n && !*why; i++) {
-		cJSON *id = cJSON_GetArrayItem(ids, i), *nm = cJSON_GetArrayItem(names, i);
+		cJSON *nm = cJSON_GetArrayItem(names, i);
 		cJSON *cf = cJSON_GetArrayItem(confs, i);
 		if (!cJSON_IsString(nm) || !cJSON_IsNumber(cf) || !(cf->valuedouble >= 0 && cf->valuedouble <= 1)) {
 			*why = "predictions[0]: a displayName is not a string or a confidence not a number in [0, 1]";
@@ -232,18 +296,6 @@ int net_predict_parse(const char *body, size_t len, struct net_prediction *p, co
 		if ((size_t)i >= NET_MAX_LABELS)
 			continue; /* more labels than anyone asked for: keep the best */
 		struct net_label *l = &p->labels[p->nlabels];
-		if (cJSON_IsString(id)) {
-			if (strlen(id->valuestring) >= sizeof(l->id))
-				*why = "predictions[0]: an id is too long";
-			else
-				ag_strlcpy(l->id, id->valuestring, sizeof(l->id));
-		} else if (cJSON_IsNumber(id)) {
-			/* the raw text must be the number cJSON read, not one of another "ids" array */
-			if (!raw_id(body, len, (size_t)i, l->id, sizeof(l->id)) || strtod(l->id, NULL) != id->valuedouble)
-				*why = "predictions[0]: an id is not an integer";
-		} else {
-			*why = "predictions[0]: an id is neither a string nor a number";
-		}
 		if (strlen(nm->valuestring) >= sizeof(l->name))
 			*why = "predictions[0]: a displayName is too long";
 		ag_strlcpy(l->name, nm->valuestring, sizeof(l->name));
