@@ -287,6 +287,11 @@ grep -q 'SIMD extensions: .*(WITH_SIMD = 1)' "$work/$n.log" || die "$triple: lib
 mkdir -p "$out/lib" "$out/include"
 cp "$work/$n/libturbojpeg.a" "$out/lib/"
 cp "$src/$n/turbojpeg.h" "$out/include/"
+# libturbojpeg.a holds the whole libjpeg codec; its headers let the strip
+# encoder (drivers/jpegraw_libjpeg.c) use the raw-data API from the same
+# library, so packed 4:2:2 and NV12 frames need no whole-frame planes.
+for h in jpeglib.h jmorecfg.h jerror.h; do cp "$src/$n/$h" "$out/include/"; done
+cp "$work/$n/jconfig.h" "$out/include/"
 
 # cmocka for the unit tests; its static library is libcmocka-static.a.
 # cmocka 1.1.5 guesses uintptr_t from glibc's __WORDSIZE, wrong on musl:
