@@ -101,7 +101,11 @@ static void *capture_main(void *arg)
 	sc.device = c->camera.device;
 	sc.width = (unsigned)c->camera.width;
 	sc.height = (unsigned)c->camera.height;
-	sc.format = (enum drv_pixfmt)c->camera.format; /* same order as the config's list */
+	if (drv_source_config_format(&sc, c->camera.format) != 0) { /* the config checked it */
+		ag_run_error(r, "camera.format: \"%s\" is not a known format", c->camera.format);
+		ag_event_set(&r->capture_done);
+		return NULL;
+	}
 	sc.buffers = (unsigned)c->camera.buffers;
 	struct drv_encoder_config ec;
 	drv_encoder_config_defaults(&ec);

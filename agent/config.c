@@ -12,6 +12,7 @@
 
 #include "ag.h"
 #include "config.h"
+#include "drv.h"
 
 #define MAX_CONFIG_BYTES (1u << 20)
 
@@ -45,8 +46,6 @@ struct field {
 	const char *help;
 };
 
-static const char *const fmt_choices[] = { "auto", "mjpeg", "yuyv", "uyvy", "nv12",
-					   "yu12", "grey", "rgb24", "bgr24", NULL };
 static const char *const subsamp_choices[] = { "420", "422", "444", "gray", NULL };
 static const char *const sync_choices[] = { "always", "batch", "none", NULL };
 static const char *const full_choices[] = { "drop_oldest", "pause_capture", NULL };
@@ -58,6 +57,7 @@ static const char *const level_choices[] = { "error", "warn", "info", "debug", N
 
 static const char *check_device_id(const char *v);
 static const char *check_camera_device(const char *v);
+static const char *check_camera_format(const char *v);
 static const char *check_nonempty(const char *v);
 static const char *check_endpoint(const char *v);
 static const char *check_bucket(const char *v);
@@ -79,8 +79,8 @@ static const struct field fields[] = {
 	  "frame width in pixels (even)" },
 	{ "camera.height", F_UINT, O(camera.height), 16, 4320, "720", NULL, 0, NULL,
 	  "frame height in pixels (even)" },
-	{ "camera.format", F_ENUM, O(camera.format), 0, 0, "auto", fmt_choices, 0, NULL,
-	  "pixel format; auto prefers MJPEG passthrough" },
+	{ "camera.format", F_STR, O(camera.format), 0, 0, "auto", NULL, 0, check_camera_format,
+	  "auto (MJPEG first), mjpeg, yuyv, uyvy, nv12, yu12, grey, rgb24, bgr24, or a V4L2 fourcc" },
 	{ "camera.interval", F_DUR, O(camera.interval_ms), 100, 86400000, "10s", NULL, 0, NULL,
 	  "time between captures" },
 	{ "camera.quality", F_UINT, O(camera.quality), 1, 100, "85", NULL, 0, NULL,
@@ -688,6 +688,17 @@ static const char *check_device_id(const char *v)
 			return "may hold only letters, digits, '-' and '_'";
 	}
 	return NULL;
+}
+
+/* The same rule as capture -f: drivers/ parses both. */
+static const char *check_camera_format(const char *v)
+{
+	struct drv_source_config sc;
+	drv_source_config_defaults(&sc);
+	if (drv_source_config_format(&sc, v) == 0)
+		return NULL;
+	return "is not one of auto, mjpeg, yuyv, uyvy, nv12, yu12, grey, rgb24, bgr24, "
+	       "or a V4L2 fourcc of 3 or 4 capitals and digits such as YVYU";
 }
 
 static const char *check_camera_device(const char *v)

@@ -11,10 +11,6 @@
 #include <stdio.h>
 
 /* Enumerations: values are indexes into the choice lists in config.c. */
-enum ag_cam_format {
-	AG_FMT_AUTO, AG_FMT_MJPEG, AG_FMT_YUYV, AG_FMT_UYVY, AG_FMT_NV12,
-	AG_FMT_YU12, AG_FMT_GREY, AG_FMT_RGB24, AG_FMT_BGR24,
-};
 enum ag_subsamp { AG_SUBSAMP_420, AG_SUBSAMP_422, AG_SUBSAMP_444, AG_SUBSAMP_GRAY };
 enum ag_sync { AG_SYNC_ALWAYS, AG_SYNC_BATCH, AG_SYNC_NONE };
 enum ag_on_full { AG_FULL_DROP_OLDEST, AG_FULL_PAUSE_CAPTURE };
@@ -30,7 +26,7 @@ struct ag_config {
 	struct {
 		char *device;
 		uint64_t width, height;
-		int format;         /* enum ag_cam_format */
+		char *format;       /* a name of drv_pixfmt_parse() or a V4L2 fourcc */
 		uint64_t interval_ms;
 		uint64_t quality;
 		int subsampling;    /* enum ag_subsamp */

@@ -101,6 +101,10 @@ static const struct bad_case {
 	{ "{\"camera\":{\"quality\":0}}", "camera.quality: 0 not in 1..100" },
 	{ "{\"camera\":{\"quality\":101}}", "camera.quality: 101 not in 1..100" },
 	{ "{\"camera\":{\"format\":\"h264\"}}", "camera.format: \"h264\" is not one of auto, mjpeg, yuyv" },
+	{ "{\"camera\":{\"format\":\"yvyu\"}}", "camera.format: \"yvyu\" is not one of auto, mjpeg, yuyv, uyvy, nv12, yu12, grey, rgb24, bgr24, or a V4L2 fourcc of 3 or 4 capitals and digits such as YVYU" },
+	{ "{\"camera\":{\"format\":\"Y-16\"}}", "camera.format: \"Y-16\" is not one of auto" },
+	{ "{\"camera\":{\"format\":\"YUYV2\"}}", "camera.format: \"YUYV2\" is not one of auto" },
+	{ "{\"camera\":{\"format\":5}}", "camera.format: expected a string, got a number" },
 	{ "{\"camera\":{\"subsampling\":420}}", "camera.subsampling: expected a string (one of 420, 422, 444, gray), got the number 420; write it in quotes" },
 	{ "{\"camera\":{\"interval\":\"10 parsecs\"}}", "camera.interval: \"10 parsecs\" is not a duration" },
 	{ "{\"camera\":{\"interval\":\"50ms\"}}", "camera.interval: \"50ms\" not in 100ms..1d" },
@@ -248,6 +252,25 @@ static void test_defaults(void **state)
 	ag_config_free(&c);
 }
 
+/* camera.format: a V4L2 fourcc as capture -f takes it, kept as written */
+static void test_format_fourcc(void **state)
+{
+	(void)state;
+	static const char *const ok[] = { "YVYU", "BA81", "Y16", "auto", "mjpeg" };
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		char text[128];
+		snprintf(text, sizeof(text), "{\"camera\":{\"format\":\"%s\"},\"upload\":{\"mode\":\"none\"}}", ok[i]);
+		struct ag_config c;
+		struct ag_cfg_report rep = { 0 };
+		assert_int_equal(ag_config_defaults(&c), 0);
+		int rc = ag_config_parse(&c, text, strlen(text), "t.json", &rep);
+		ag_cfg_report_print(&rep, stderr);
+		assert_int_equal(rc, 0);
+		assert_string_equal(c.camera.format, ok[i]);
+		ag_config_free(&c);
+	}
+}
+
 static void test_units_and_values(void **state)
 {
 	(void)state;
@@ -271,7 +294,7 @@ static void test_units_and_values(void **state)
 	assert_string_equal(c.device_id, "orchard-cam-07");
 	assert_string_equal(c.camera.device, "files:/srv/frames");
 	assert_int_equal(c.camera.interval_ms, 90000);
-	assert_int_equal(c.camera.format, AG_FMT_NV12);
+	assert_string_equal(c.camera.format, "nv12");
 	assert_int_equal(c.camera.subsampling, AG_SUBSAMP_444);
 	assert_true(c.spool.max_bytes == 2ull << 30);
 	assert_int_equal(c.spool.segment_bytes, 16777216);
@@ -371,6 +394,7 @@ int main(void)
 		cmocka_unit_test(test_every_error_reported),
 		cmocka_unit_test(test_cli_usage),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_format_fourcc),
 		cmocka_unit_test(test_units_and_values),
 		cmocka_unit_test(test_secret_not_printed),
 		cmocka_unit_test(test_loopback),

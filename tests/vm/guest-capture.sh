@@ -5,7 +5,8 @@
 # 3. camera formats the encoder cannot take (YVYU, YV12, RGB565, XRGB32,
 # Bayer), asked for by fourcc and converted by libv4lconvert, into
 # OUTDIR/conv-FOURCC/ (in a build without libv4lconvert: the error that says
-# so); one libv4lconvert does not know (NV21) and one vivid does not offer
+# so), and once more through `fieldcam run` with YVYU as the config file's
+# camera.format; one libv4lconvert does not know (NV21) and one vivid does not offer
 # (ABCD), refused with the list of what vivid offers; 4. faults pressed with
 # v4l2-ctl while a long capture streams. The host checks the JPEGs (djpeg)
 # afterwards.
@@ -47,6 +48,20 @@ for fcc in YVYU YV12 RGBP XR24 BA81; do
 		fails=$((fails + 1))
 	fi
 done
+# the config file's camera.format takes a fourcc as -f does: `fieldcam run`
+# (upload.mode none) asks for YVYU; the host reads the spool back
+if [ ! -f "$out/conv-YVYU.unbuilt" ]; then
+	cat >"$out/run-YVYU.json" <<JSON
+{"device_id":"vivid-vm","camera":{"device":"/dev/video0","width":640,"height":480,"format":"YVYU","interval":"200ms"},
+ "spool":{"dir":"/run/spool-YVYU"},"upload":{"mode":"none"},"results":{"file":"/run/results-YVYU.jsonl"}}
+JSON
+	if "$bin" run -c "$out/run-YVYU.json" --frames 3 2>"$out/run-YVYU.log" && cp -R /run/spool-YVYU "$out/"; then
+		say "run with camera.format YVYU: ok"
+	else
+		say "run with camera.format YVYU: $(tail -3 "$out/run-YVYU.log")"
+		fails=$((fails + 1))
+	fi
+fi
 for refuse in "ABCD:does not offer ABCD; it offers: YUYV" \
 	"NV21:libv4lconvert cannot convert NV21; fieldcam takes MJPG YUYV UYVY NV12 YU12 GREY RGB3 BGR3; the device offers: YUYV"; do
 	fcc=${refuse%%:*} want=${refuse#*:}

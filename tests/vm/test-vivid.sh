@@ -71,6 +71,20 @@ for fcc in YVYU YV12 RGBP XR24 BA81; do
 		fails=$((fails + 1))
 	fi
 done
+# `fieldcam run` with camera.format "YVYU" in its config: the spool's JPEGs
+if [ ! -f "$work/conv-YVYU.unbuilt" ]; then
+	n=$(python3 "$here/../firmware/spool-jpegs.py" "$work/spool-YVYU" "$work/run-YVYU") ||
+		{ echo "FAIL run with camera.format YVYU: spool unreadable"; fails=$((fails + 1)); }
+	check_dir "$work/run-YVYU" 640 480 3
+	ref=$(ls "$work/cap-yuyv-640x480"/*.jpg 2>/dev/null | head -1)
+	got=$(ls "$work/run-YVYU"/*.jpg 2>/dev/null | head -1)
+	if [ -n "$ref" ] && [ -n "$got" ] && diff=$(same_picture "$ref" "$got"); then
+		echo "run with camera.format YVYU: $n records, mean difference from native yuyv $diff"
+	else
+		echo "FAIL run with camera.format YVYU: not the picture native yuyv gives (${diff:-no files})"
+		fails=$((fails + 1))
+	fi
+fi
 for d in "$work"/fault-*; do
 	[ -d "$d" ] && check_dir "$d" 640 480 150
 done
