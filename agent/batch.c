@@ -6,8 +6,12 @@
  *
  *   open        images are added: each is uploaded as PREFIX/images/ID.jpg
  *               (ifGenerationMatch=0: a retry never makes a second copy),
- *               named in the state file, and only then acknowledged in the
- *               spool
+ *               named durably, and only then acknowledged in the spool.
+ *               Items after the first go into the state's log (ID.log, a
+ *               line each, appended and synced), not a rewrite of the
+ *               whole state file: a batch of n items writes O(n) bytes
+ *               for its names, not O(n^2). Sealing writes every item into
+ *               the state file and removes the log.
  *   sealed      full (batch.max_items), old (batch.max_age) or flushed: the
  *               JSONL input is built from the items and uploaded
  *               (resumable when large; the session is kept in the state)
@@ -59,6 +63,8 @@ struct batch {
 	uint64_t opened_ms;          /* wall */
 	struct item *items;
 	size_t n, cap;
+	uint32_t *index;             /* open addressing over items by id: i + 1, 0 free */
+	size_t index_cap;            /* a power of two, at least twice n */
 	char input[NET_GCS_NAME_MAX];
 	char session[1024];
 	bool create_attempted;
@@ -70,10 +76,15 @@ struct batch {
 	uint64_t ok, errors, resubmitted;
 	char error[256];
 	/* not persisted */
+	bool saved;                  /* the state file exists: items may go to the log */
+	bool logged;                 /* the log may exist */
 	uint64_t next_ms;            /* monotonic: not before */
 	uint64_t poll_ms;
 	struct net_backoff bo;
 };
+
+static const char *jstr(cJSON *o, const char *k);
+static double jnum(cJSON *o, const char *k, double dflt);
 
 struct ag_batcher {
 	struct ag_run *r;
@@ -104,6 +115,7 @@ static void batch_free(struct batch *b)
 	if (!b)
 		return;
 	free(b->items);
+	free(b->index);
 	free(b);
 }
 
@@ -121,11 +133,52 @@ static struct batch *batch_new(struct ag_batcher *bt, const char *id)
 	return b;
 }
 
+/* FNV-1a: item ids differ in their last characters. */
+static uint32_t id_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
+/* The slot of id in the index: where it is, or the free one it would take. */
+static size_t index_slot(const struct batch *b, const char *id)
+{
+	size_t mask = b->index_cap - 1;
+	size_t i = id_hash(id) & mask;
+	while (b->index[i] && strcmp(b->items[b->index[i] - 1].id, id) != 0)
+		i = (i + 1) & mask;
+	return i;
+}
+
+static int index_rebuild(struct batch *b, size_t cap)
+{
+	uint32_t *ni = calloc(cap, sizeof(*ni));
+	if (!ni)
+		return AG_ENOMEM;
+	free(b->index);
+	b->index = ni;
+	b->index_cap = cap;
+	for (size_t k = 0; k < b->n; k++)
+		b->index[index_slot(b, b->items[k].id)] = (uint32_t)(k + 1);
+	return 0;
+}
+
+/* The item with this id, or NULL. */
+static struct item *batch_find(const struct batch *b, const char *id)
+{
+	if (!b->index_cap)
+		return NULL;
+	uint32_t k = b->index[index_slot(b, id)];
+	return k ? &b->items[k - 1] : NULL;
+}
+
+/* Add an item unless its id is there (a repeat after a crash). */
 static int batch_add(struct batch *b, const struct item *it)
 {
-	for (size_t i = 0; i < b->n; i++)
-		if (strcmp(b->items[i].id, it->id) == 0)
-			return 0; /* already there (a repeat after a crash) */
+	if (batch_find(b, it->id))
+		return 0;
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 64;
 		struct item *ni = realloc(b->items, cap * sizeof(*ni));
@@ -134,8 +187,54 @@ static int batch_add(struct batch *b, const struct item *it)
 		b->items = ni;
 		b->cap = cap;
 	}
-	b->items[b->n++] = *it;
+	if (2 * (b->n + 1) > b->index_cap && index_rebuild(b, b->index_cap ? 2 * b->index_cap : 128) < 0)
+		return AG_ENOMEM;
+	b->items[b->n] = *it;
+	b->index[index_slot(b, it->id)] = (uint32_t)(b->n + 1);
+	b->n++;
 	return 0;
+}
+
+/* Forget the items from n on (added but not made durable). */
+static void batch_cut(struct batch *b, size_t n)
+{
+	if (n >= b->n)
+		return;
+	b->n = n;
+	if (index_rebuild(b, b->index_cap) < 0) { /* cannot fail at the same size, but: */
+		free(b->index);
+		b->index = NULL;
+		b->index_cap = 0;
+		size_t keep = b->n;
+		b->n = 0;
+		for (size_t k = 0; k < keep; k++) {
+			struct item x = b->items[k];
+			if (batch_add(b, &x) < 0)
+				break;
+		}
+	}
+}
+
+static cJSON *item_json(const struct item *x)
+{
+	cJSON *it = cJSON_CreateObject();
+	cJSON_AddStringToObject(it, "id", x->id);
+	cJSON_AddNumberToObject(it, "seq", (double)x->seq);
+	cJSON_AddStringToObject(it, "captured_at", x->captured_at);
+	if (x->tries)
+		cJSON_AddNumberToObject(it, "tries", x->tries);
+	return it;
+}
+
+/* An item of a state file or log line; 0, or <0 when it has no id. */
+static int item_parse(cJSON *it, struct item *x)
+{
+	memset(x, 0, sizeof(*x));
+	ag_strlcpy(x->id, jstr(it, "id"), sizeof(x->id));
+	x->seq = (uint64_t)jnum(it, "seq", 0);
+	ag_strlcpy(x->captured_at, jstr(it, "captured_at"), sizeof(x->captured_at));
+	x->tries = (unsigned)jnum(it, "tries", 0);
+	return x->id[0] ? 0 : AG_EINVAL;
 }
 
 static char *batch_json(const struct batch *b)
@@ -148,15 +247,8 @@ static char *batch_json(const struct batch *b)
 	cJSON_AddStringToObject(j, "opened_at", t);
 	cJSON_AddNumberToObject(j, "opened_ms", (double)b->opened_ms);
 	cJSON *items = cJSON_AddArrayToObject(j, "items");
-	for (size_t i = 0; i < b->n; i++) {
-		cJSON *it = cJSON_CreateObject();
-		cJSON_AddItemToArray(items, it);
-		cJSON_AddStringToObject(it, "id", b->items[i].id);
-		cJSON_AddNumberToObject(it, "seq", (double)b->items[i].seq);
-		cJSON_AddStringToObject(it, "captured_at", b->items[i].captured_at);
-		if (b->items[i].tries)
-			cJSON_AddNumberToObject(it, "tries", b->items[i].tries);
-	}
+	for (size_t i = 0; i < b->n; i++)
+		cJSON_AddItemToArray(items, item_json(&b->items[i]));
 	if (b->input[0])
 		cJSON_AddStringToObject(j, "input", b->input);
 	if (b->session[0])
@@ -218,13 +310,13 @@ static struct batch *batch_parse(struct ag_batcher *bt, const char *text, const 
 	b->opened_ms = (uint64_t)jnum(j, "opened_ms", (double)ag_wall_ms());
 	cJSON *it;
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(j, "items")) {
-		struct item x = { 0 };
-		ag_strlcpy(x.id, jstr(it, "id"), sizeof(x.id));
-		x.seq = (uint64_t)jnum(it, "seq", 0);
-		ag_strlcpy(x.captured_at, jstr(it, "captured_at"), sizeof(x.captured_at));
-		x.tries = (unsigned)jnum(it, "tries", 0);
-		if (!x.id[0] || batch_add(b, &x) < 0) {
-			*why = x.id[0] ? "out of memory" : "an item without an id";
+		struct item x;
+		if (item_parse(it, &x) < 0) {
+			*why = "an item without an id";
+			break;
+		}
+		if (batch_add(b, &x) < 0) {
+			*why = "out of memory";
 			break;
 		}
 	}
@@ -251,7 +343,8 @@ static struct batch *batch_parse(struct ag_batcher *bt, const char *text, const 
 	return b;
 }
 
-/* Make b's state durable. A failure is logged; the caller does not go on. */
+/* Make b's state durable, every item in it; past "open" its log goes.
+ * A failure is logged; the caller does not go on. */
 static int batch_save(struct ag_batcher *bt, struct batch *b)
 {
 	char *json = batch_json(b);
@@ -260,7 +353,93 @@ static int batch_save(struct ag_batcher *bt, struct batch *b)
 	if (rc < 0) {
 		ag_log_err("%s/%s.json: cannot write the batch state: %s", bt->dir, b->id, ag_strerror(rc));
 		ag_run_error(bt->r, "batch state: %s", ag_strerror(rc));
+		return rc;
 	}
+	b->saved = true;
+	if (b->logged && strcmp(b->state, "open") != 0) {
+		/* the state file holds the log's items now; left behind by a crash,
+		 * the next start merges it (ids are unique) and removes it */
+		if (stg_state_log_remove(bt->dir, b->id) == 0)
+			b->logged = false;
+	}
+	return 0;
+}
+
+/* Make the items from `from` on durable: a line each in the log when the
+ * state file exists, else the first state file. */
+static int batch_save_items(struct ag_batcher *bt, struct batch *b, size_t from)
+{
+	if (from >= b->n)
+		return 0;
+	if (!b->saved || strcmp(b->state, "open") != 0)
+		return batch_save(bt, b);
+	size_t len = 0, cap = 0;
+	char *buf = NULL;
+	int rc = 0;
+	for (size_t i = from; i < b->n && rc == 0; i++) {
+		cJSON *it = item_json(&b->items[i]);
+		char *line = it ? cJSON_PrintUnformatted(it) : NULL;
+		cJSON_Delete(it);
+		size_t ll = line ? strlen(line) : 0;
+		if (!line) {
+			rc = AG_ENOMEM;
+		} else if (len + ll + 1 > cap) {
+			size_t nc = 2 * (len + ll + 1) + 256;
+			char *nb = realloc(buf, nc);
+			if (nb) {
+				buf = nb;
+				cap = nc;
+			} else {
+				rc = AG_ENOMEM;
+			}
+		}
+		if (rc == 0) {
+			memcpy(buf + len, line, ll);
+			buf[len + ll] = '\n';
+			len += ll + 1;
+		}
+		free(line);
+	}
+	if (rc == 0) {
+		b->logged = true;
+		rc = stg_state_log_append(bt->dir, b->id, buf, len);
+	}
+	free(buf);
+	if (rc < 0) {
+		ag_log_err("%s/%s.log: cannot name the batch's items: %s", bt->dir, b->id, ag_strerror(rc));
+		ag_run_error(bt->r, "batch state: %s", ag_strerror(rc));
+	}
+	return rc;
+}
+
+/* Merge a state file's log into b (a batch read from its state file). The
+ * batcher repairs: a torn last line is cut, and the log of a batch past
+ * "open" (a crash between sealing and removing it) is removed. */
+static int batch_merge_log(const char *dir, struct batch *b, bool repair)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc = stg_state_log_read(dir, b->id, repair, &text, &len);
+	if (rc < 0 || !text)
+		return rc;
+	b->logged = true;
+	size_t bad = 0;
+	for (char *line = text, *end; line < text + len; line = end + 1) {
+		end = memchr(line, '\n', (size_t)(text + len - line));
+		*end = '\0';
+		cJSON *it = cJSON_Parse(line);
+		struct item x;
+		if (!cJSON_IsObject(it) || item_parse(it, &x) < 0)
+			bad++;
+		else if (batch_add(b, &x) < 0)
+			rc = AG_ENOMEM;
+		cJSON_Delete(it);
+		if (rc < 0)
+			break;
+	}
+	free(text);
+	if (bad)
+		ag_log_err("%s/%s.log: %zu damaged lines left out", dir, b->id, bad);
 	return rc;
 }
 
@@ -368,6 +547,14 @@ int ag_batcher_create(struct ag_run *r, struct ag_batcher **out)
 			ag_log_err("%s/%s.json: %s: left alone", bt->dir, names[i], bad);
 			continue;
 		}
+		b->saved = true;
+		if (batch_merge_log(bt->dir, b, true) < 0) {
+			ag_log_err("%s/%s.log: cannot read: left alone", bt->dir, names[i]);
+			batch_free(b);
+			continue;
+		}
+		if (b->logged && strcmp(b->state, "open") != 0 && stg_state_log_remove(bt->dir, b->id) == 0)
+			b->logged = false;
 		if (strcmp(b->state, "done") == 0) {
 			batch_free(b);
 		} else if (strcmp(b->state, "open") == 0 && !bt->open) {
@@ -497,12 +684,10 @@ static int take_record(struct ag_batcher *bt, struct stg_record *rec)
 	it.seq = rec->seq;
 	if (!bt->open && (rc = open_batch(bt, it.id, 0)) < 0)
 		return rc;
-	for (size_t i = 0; i < bt->open->n; i++) {
-		if (strcmp(bt->open->items[i].id, it.id) == 0) {
-			/* named before a crash, not yet acknowledged */
-			(void)stg_spool_ack(r->spool, rec->seq);
-			return 1;
-		}
+	if (batch_find(bt->open, it.id)) {
+		/* named before a crash, not yet acknowledged */
+		(void)stg_spool_ack(r->spool, rec->seq);
+		return 1;
 	}
 	char name[NET_GCS_NAME_MAX];
 	image_name(bt, it.id, name, sizeof(name));
@@ -531,10 +716,11 @@ static int take_record(struct ag_batcher *bt, struct stg_record *rec)
 	ag_crash_point("batch-image-uploaded");
 	if (already)
 		ag_log_debug("%s: already in the bucket", it.id);
+	size_t before = bt->open->n;
 	if ((rc = batch_add(bt->open, &it)) < 0)
 		return rc;
-	if ((rc = batch_save(bt, bt->open)) < 0) {
-		bt->open->n--; /* not named durably: the record stays in the spool */
+	if ((rc = batch_save_items(bt, bt->open, before)) < 0) {
+		batch_cut(bt->open, before); /* not named durably: the record stays in the spool */
 		bt->upload_next_ms = ag_now_ms() + bt->cfg->retry.max_ms;
 		return 0;
 	}
@@ -994,6 +1180,7 @@ static void step_collecting(struct ag_batcher *bt, struct batch *b)
 	/* a job FAILED for a bad input (code 3) rejects the batch; other ends without output resubmit */
 	bool batch_rejected = !job_ok && strstr(b->error, "code 3:") != NULL;
 	uint64_t ok = 0, errors = 0, resub = 0;
+	size_t open_before = bt->open ? bt->open->n : 0;
 	int rc = 0;
 	for (size_t i = 0; i < b->n && rc == 0; i++) {
 		struct item *it = &b->items[i];
@@ -1034,8 +1221,10 @@ static void step_collecting(struct ag_batcher *bt, struct batch *b)
 	}
 	free(ans);
 	/* the resubmitted items are named durably before this batch is done */
-	if (rc == 0 && resub && (rc = batch_save(bt, bt->open)) < 0)
+	if (rc == 0 && resub && (rc = batch_save_items(bt, bt->open, open_before)) < 0)
 		ag_log_err("batch %s: cannot keep the items to send again", b->id);
+	if (rc < 0 && bt->open)
+		batch_cut(bt->open, open_before); /* added again by the next try */
 	if (rc == 0)
 		rc = stg_results_sync(bt->results);
 	ag_crash_point("batch-results-synced");
@@ -1190,6 +1379,28 @@ void ag_batcher_run(struct ag_batcher *bt)
 
 /* ---- batch list -------------------------------------------------------- */
 
+/* The items of a batch as `run` sees them: its state file's and, while
+ * open, its log's, each id once. */
+static int count_items(const char *dir, cJSON *j)
+{
+	cJSON *items = cJSON_GetObjectItemCaseSensitive(j, "items");
+	if (strcmp(jstr(j, "state"), "open") != 0)
+		return cJSON_GetArraySize(items);
+	struct batch tmp = { 0 };
+	ag_strlcpy(tmp.id, jstr(j, "id"), sizeof(tmp.id));
+	cJSON *it;
+	cJSON_ArrayForEach(it, items) {
+		struct item x;
+		if (item_parse(it, &x) == 0)
+			(void)batch_add(&tmp, &x);
+	}
+	(void)batch_merge_log(dir, &tmp, false);
+	int n = (int)tmp.n;
+	free(tmp.items);
+	free(tmp.index);
+	return n;
+}
+
 int ag_batch_pending_count(const struct ag_config *cfg)
 {
 	char dir[PATH_MAX];
@@ -1239,7 +1450,7 @@ int ag_batch_list_print(const struct ag_config *cfg, bool json)
 			cJSON_Delete(j);
 			continue;
 		}
-		int items = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "items"));
+		int items = count_items(dir, j);
 		if (json) {
 			cJSON *o = cJSON_CreateObject();
 			cJSON_AddStringToObject(o, "id", jstr(j, "id"));

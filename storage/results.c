@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ag.h"
@@ -85,7 +86,7 @@ void stg_results_close(struct stg_results *r)
 	free(r);
 }
 
-static int state_path(const char *dir, const char *name, char *buf, size_t len)
+static int state_file(const char *dir, const char *name, const char *ext, char *buf, size_t len)
 {
 	if (!*name || name[0] == '.')
 		return AG_EINVAL;
@@ -93,9 +94,14 @@ static int state_path(const char *dir, const char *name, char *buf, size_t len)
 		if (!(( *p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
 		      *p == '-' || *p == '_' || *p == '.'))
 			return AG_EINVAL;
-	if ((size_t)snprintf(buf, len, "%s/%s.json", dir, name) >= len)
+	if ((size_t)snprintf(buf, len, "%s/%s.%s", dir, name, ext) >= len)
 		return AG_ETOOBIG;
 	return 0;
+}
+
+static int state_path(const char *dir, const char *name, char *buf, size_t len)
+{
+	return state_file(dir, name, "json", buf, len);
 }
 
 int stg_state_write(const char *dir, const char *name, const char *json)
@@ -129,9 +135,101 @@ int stg_state_remove(const char *dir, const char *name)
 		return rc;
 	if (unlink(path) < 0) {
 		if (errno == ENOENT)
-			return 0;
+			return stg_state_log_remove(dir, name);
 		return ag_errno_code(errno);
 	}
+	/* the log goes after the state file: a log is never left alone */
+	rc = stg_state_log_remove(dir, name);
+	int rc2 = ag_fsync_dir(dir);
+	return rc < 0 ? rc : rc2;
+}
+
+int stg_state_log_append(const char *dir, const char *name, const char *lines, size_t len)
+{
+	char path[PATH_MAX];
+	int rc = state_file(dir, name, "log", path, sizeof(path));
+	if (rc < 0)
+		return rc;
+	if (len == 0 || lines[len - 1] != '\n')
+		return AG_EINVAL;
+	bool created = false;
+	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+		created = fd >= 0;
+	}
+	if (fd < 0) {
+		rc = ag_errno_code(errno);
+		ag_log_warn("%s: cannot open", path);
+		return rc;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		rc = ag_errno_code(errno);
+		close(fd);
+		return rc;
+	}
+	rc = ag_write_all(fd, lines, len);
+	if (rc == 0 && fdatasync(fd) < 0)
+		rc = ag_errno_code(errno);
+	if (rc < 0) {
+		ag_log_warn("%s: not appended", path);
+		/* no half line for the next append to run into */
+		if (ftruncate(fd, st.st_size) < 0 || fdatasync(fd) < 0)
+			ag_log_warn("%s: cannot cut back to %lld bytes", path, (long long)st.st_size);
+	}
+	close(fd);
+	if (rc == 0 && created)
+		rc = ag_fsync_dir(dir);
+	return rc;
+}
+
+int stg_state_log_read(const char *dir, const char *name, bool repair, char **text, size_t *len)
+{
+	char path[PATH_MAX];
+	*text = NULL;
+	*len = 0;
+	int rc = state_file(dir, name, "log", path, sizeof(path));
+	if (rc < 0)
+		return rc;
+	char *buf = NULL;
+	size_t n = 0;
+	rc = ag_file_read(path, 64u << 20, &buf, &n);
+	if (rc == AG_ENOENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	size_t keep = n;
+	while (keep && buf[keep - 1] != '\n')
+		keep--;
+	if (keep < n && repair) {
+		ag_log_warnx("%s: cutting a torn last line (%zu bytes)", path, n - keep);
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || ftruncate(fd, (off_t)keep) < 0 || fdatasync(fd) < 0) {
+			rc = ag_errno_code(errno);
+			ag_log_warn("%s: cannot cut the torn line", path);
+		}
+		if (fd >= 0)
+			close(fd);
+		if (rc < 0) {
+			free(buf);
+			return rc;
+		}
+	}
+	buf[keep] = '\0';
+	*text = buf;
+	*len = keep;
+	return 0;
+}
+
+int stg_state_log_remove(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	int rc = state_file(dir, name, "log", path, sizeof(path));
+	if (rc < 0)
+		return rc;
+	if (unlink(path) < 0)
+		return errno == ENOENT ? 0 : ag_errno_code(errno);
 	return ag_fsync_dir(dir);
 }
 

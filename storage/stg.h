@@ -195,8 +195,27 @@ void stg_results_close(struct stg_results *r);
 int stg_state_write(const char *dir, const char *name, const char *json);
 /* Read dir/<name>.json into a heap string (free()). AG_ENOENT if absent. */
 int stg_state_read(const char *dir, const char *name, char **json);
-/* Remove dir/<name>.json (and sync dir). Absent is fine. */
+/* Remove dir/<name>.json and its log (and sync dir). Absent is fine. */
 int stg_state_remove(const char *dir, const char *name);
+/*
+ * A state file's log, dir/<name>.log: lines appended beside the state so
+ * that a growing list is not rewritten whole for every entry. lines is
+ * one or more complete lines (ending in '\n'), durable (fdatasync, and the
+ * directory on creation) when 0 is returned; on a failure the file is cut
+ * back to where it was. Write the state file before the first append: a
+ * log is read only beside its state file.
+ */
+int stg_state_log_append(const char *dir, const char *name, const char *lines, size_t len);
+/*
+ * Read dir/<name>.log: *text (free()) holds its complete lines, NUL-
+ * terminated, *len their bytes; no log is *text NULL and 0 returned. A
+ * torn last line (a crash mid-append, never reported durable) is left
+ * out, and with repair cut from the file so appends go on after a whole
+ * line. Returns 0 or AG_E* of I/O.
+ */
+int stg_state_log_read(const char *dir, const char *name, bool repair, char **text, size_t *len);
+/* Remove dir/<name>.log (and sync dir). Absent is fine. */
+int stg_state_log_remove(const char *dir, const char *name);
 /*
  * The names (without .json) of the state files in dir, sorted, as a
  * NULL-terminated heap array; free it with stg_state_list_free(). A missing

@@ -129,6 +129,36 @@ def t_crash_steps(agent, ep):
             check(len(dup) == 1, "re-upload after the kill answered 412 and counted as done", str(len(dup)))
 
 
+def t_item_log(agent, ep):
+    """An open batch names its images in a log, a line each, not by rewriting its
+    state file; a torn last line (kill -9 mid-append) is cut on restart."""
+    cfg, c = bconfig(agent, "itemlog", batch={"max_items": 100})
+    rc, log = run_env(agent, cfg, ["--frames", "8"], {"FIELDCAM_CRASH_AT": "batch-image-named:6"})
+    bdir = os.path.join(c["spool"]["dir"], "batches")
+    names = sorted(os.listdir(bdir)) if os.path.isdir(bdir) else []
+    states = [f for f in names if f.endswith(".json")]
+    logs = [f for f in names if f.endswith(".log")]
+    st = json.load(open(os.path.join(bdir, states[0]))) if len(states) == 1 else {}
+    lines = open(os.path.join(bdir, logs[0])).read().splitlines() if len(logs) == 1 else []
+    check(rc == -9 and st.get("state") == "open" and len(st.get("items", [])) == 1 and len(lines) == 5 and
+          all(json.loads(x)["id"] for x in lines),
+          "6 images named: the state file holds the first, its log the other 5, a line each",
+          "exit %s, files %s, %d in the state, log %s" % (rc, names, len(st.get("items", [])), lines[:2]))
+    bl = batches(agent, cfg)
+    check(len(bl) == 1 and bl[0]["items"] == 6, "batch list counts the logged items (6)", json.dumps(bl)[:200])
+    if len(logs) == 1:
+        with open(os.path.join(bdir, logs[0]), "a") as f:
+            f.write('{"id":"e2e-cam-torn')  # what a kill mid-append leaves
+    rc2, _, log2 = agent.run(cfg, "run", "--frames", "1", timeout=120)
+    n = captured(agent, cfg)
+    check(rc2 == 0 and "cutting a torn last line" in log2, "restart: the torn line is cut, with a line saying so",
+          "exit %s: %s" % (rc2, log2[-300:]))
+    check_results(c, n, "item log, torn line, restart")
+    left = sorted(os.listdir(bdir))
+    check(not [f for f in left if f.endswith(".log")], "sealed: the items are in the state file, the log removed",
+          str(left))
+
+
 def t_cancel_and_fail(agent, ep):
     """A job cancelled from outside is sent again; a job that fails on its input rejects its items."""
     cfg, c = bconfig(agent, "cancel", batch={"max_items": 3})
@@ -314,6 +344,7 @@ def main():
     try:
         t_formats(agent, ep)
         t_crash_steps(agent, ep)
+        t_item_log(agent, ep)
         t_cancel_and_fail(agent, ep)
         t_resumable(agent, ep)
         t_outage(agent, ep)

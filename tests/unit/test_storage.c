@@ -548,9 +548,41 @@ static void test_reject_results_state(void **state)
 	assert_int_equal(stg_state_list(junk, &names), 0);
 	assert_null(names[0]);
 	stg_state_list_free(names);
+	/* the state's log: whole lines appended; a torn tail left out, and cut with repair */
+	size_t n = 0;
+	assert_int_equal(stg_state_log_read(sdir, "batch-0001", true, &json, &n), 0);
+	assert_null(json);
+	assert_int_equal(stg_state_log_append(sdir, "batch-0001", "{\"id\":\"a\"}\n", 11), 0);
+	assert_int_equal(stg_state_log_append(sdir, "batch-0001", "{\"id\":\"b\"}\n{\"id\":\"c\"}\n", 22), 0);
+	assert_int_equal(stg_state_log_append(sdir, "batch-0001", "no newline", 10), AG_EINVAL);
+	assert_int_equal(stg_state_log_append(sdir, "../x", "x\n", 2), AG_EINVAL);
+	char lpath[300];
+	snprintf(lpath, sizeof(lpath), "%s/batch-0001.log", sdir);
+	int fd = open(lpath, O_WRONLY | O_APPEND);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "{\"id\":\"d", 8), 8); /* a kill mid-append */
+	close(fd);
+	assert_int_equal(stg_state_log_read(sdir, "batch-0001", false, &json, &n), 0);
+	assert_string_equal(json, "{\"id\":\"a\"}\n{\"id\":\"b\"}\n{\"id\":\"c\"}\n");
+	assert_int_equal(n, 33);
+	free(json);
+	struct stat st;
+	assert_int_equal(stat(lpath, &st), 0);
+	assert_int_equal(st.st_size, 41); /* without repair the file is left as it is */
+	assert_int_equal(stg_state_log_read(sdir, "batch-0001", true, &json, &n), 0);
+	free(json);
+	assert_int_equal(stat(lpath, &st), 0);
+	assert_int_equal(st.st_size, 33);
+	assert_int_equal(stg_state_log_append(sdir, "batch-0001", "{\"id\":\"d\"}\n", 11), 0);
+	assert_int_equal(stg_state_log_read(sdir, "batch-0001", true, &json, &n), 0);
+	assert_string_equal(json, "{\"id\":\"a\"}\n{\"id\":\"b\"}\n{\"id\":\"c\"}\n{\"id\":\"d\"}\n");
+	free(json);
+	/* removing the state removes its log */
 	assert_int_equal(stg_state_remove(sdir, "batch-0001"), 0);
+	assert_int_equal(stat(lpath, &st), -1);
 	assert_int_equal(stg_state_read(sdir, "batch-0001", &json), AG_ENOENT);
 	assert_int_equal(stg_state_remove(sdir, "batch-0001"), 0);
+	assert_int_equal(stg_state_log_remove(sdir, "batch-0001"), 0);
 }
 
 static void test_bad_config_and_ids(void **state)
