@@ -252,6 +252,18 @@ static void test_defaults(void **state)
 	ag_config_free(&c);
 }
 
+/* Parse text that must give no error into c (defaults first). */
+static void parse_good(const char *text, const char *name, struct ag_config *c)
+{
+	struct ag_cfg_report rep = { 0 };
+	assert_int_equal(ag_config_defaults(c), 0);
+	int rc = ag_config_parse(c, text, strlen(text), name, &rep);
+	ag_cfg_report_print(&rep, stderr);
+	assert_int_equal(rc, 0);
+	assert_int_equal(rep.nerr, 0);
+	ag_cfg_report_free(&rep);
+}
+
 /* camera.format: a V4L2 fourcc as capture -f takes it, kept as written */
 static void test_format_fourcc(void **state)
 {
@@ -261,11 +273,7 @@ static void test_format_fourcc(void **state)
 		char text[128];
 		snprintf(text, sizeof(text), "{\"camera\":{\"format\":\"%s\"},\"upload\":{\"mode\":\"none\"}}", ok[i]);
 		struct ag_config c;
-		struct ag_cfg_report rep = { 0 };
-		assert_int_equal(ag_config_defaults(&c), 0);
-		int rc = ag_config_parse(&c, text, strlen(text), "t.json", &rep);
-		ag_cfg_report_print(&rep, stderr);
-		assert_int_equal(rc, 0);
+		parse_good(text, "t.json", &c);
 		assert_string_equal(c.camera.format, ok[i]);
 		ag_config_free(&c);
 	}
@@ -285,12 +293,7 @@ static void test_units_and_values(void **state)
 		" \"api\":{\"aiplatform\":\"https://127.0.0.1:8443\",\"storage\":\"http://[::1]:8080\"},"
 		" \"tls\":{\"ca_file\":null}}";
 	struct ag_config c;
-	struct ag_cfg_report rep = { 0 };
-	assert_int_equal(ag_config_defaults(&c), 0);
-	int rc = ag_config_parse(&c, text, strlen(text), "t.json", &rep);
-	ag_cfg_report_print(&rep, stderr);
-	assert_int_equal(rc, 0);
-	assert_int_equal(rep.nerr, 0);
+	parse_good(text, "t.json", &c);
 	assert_string_equal(c.device_id, "orchard-cam-07");
 	assert_string_equal(c.camera.device, "files:/srv/frames");
 	assert_int_equal(c.camera.interval_ms, 90000);
@@ -307,11 +310,7 @@ static void test_units_and_values(void **state)
 	char *json = ag_config_to_json(&c);
 	assert_non_null(json);
 	struct ag_config c2;
-	struct ag_cfg_report rep2 = { 0 };
-	assert_int_equal(ag_config_defaults(&c2), 0);
-	rc = ag_config_parse(&c2, json, strlen(json), "printed", &rep2);
-	ag_cfg_report_print(&rep2, stderr);
-	assert_int_equal(rc, 0);
+	parse_good(json, "printed", &c2);
 	assert_true(c2.spool.max_bytes == c.spool.max_bytes);
 	assert_int_equal(c2.camera.interval_ms, c.camera.interval_ms);
 	assert_string_equal(c2.batch.model, c.batch.model);
@@ -320,9 +319,7 @@ static void test_units_and_values(void **state)
 	free(json);
 	free(json2);
 	ag_config_free(&c2);
-	ag_cfg_report_free(&rep2);
 	ag_config_free(&c);
-	ag_cfg_report_free(&rep);
 }
 
 static void test_secret_not_printed(void **state)

@@ -57,33 +57,29 @@ print("%.1f" % d)
 sys.exit(0 if d < 6 else 1)
 EOF
 }
+like_native() { # WHAT DIR NATIVE: DIR's first JPEG shows what native NATIVE capture does
+	ref=$(ls "$work/cap-$3-640x480"/*.jpg 2>/dev/null | head -1)
+	got=$(ls "$2"/*.jpg 2>/dev/null | head -1)
+	if [ -n "$ref" ] && [ -n "$got" ] && diff=$(same_picture "$ref" "$got"); then
+		echo "$1: mean difference from native $3 $diff"
+	else
+		echo "FAIL $1: not the picture native $3 gives (${diff:-no files})"
+		fails=$((fails + 1))
+	fi
+}
 for fcc in YVYU YV12 RGBP XR24 BA81; do
 	[ -f "$work/conv-$fcc.unbuilt" ] && { echo "conversion of $fcc: not in this build"; continue; }
 	check_dir "$work/conv-$fcc" 640 480 3
 	native=rgb24
 	case $fcc in YVYU | YV12) native=yuyv ;; esac
-	ref=$(ls "$work/cap-$native-640x480"/*.jpg 2>/dev/null | head -1)
-	got=$(ls "$work/conv-$fcc"/*.jpg 2>/dev/null | head -1)
-	if [ -n "$ref" ] && [ -n "$got" ] && diff=$(same_picture "$ref" "$got"); then
-		echo "conversion of $fcc: mean difference from native $native $diff"
-	else
-		echo "FAIL conversion of $fcc: not the picture native $native gives (${diff:-no files})"
-		fails=$((fails + 1))
-	fi
+	like_native "conversion of $fcc" "$work/conv-$fcc" $native
 done
 # `fieldcam run` with camera.format "YVYU" in its config: the spool's JPEGs
 if [ ! -f "$work/conv-YVYU.unbuilt" ]; then
 	n=$(python3 "$here/../firmware/spool-jpegs.py" "$work/spool-YVYU" "$work/run-YVYU") ||
 		{ echo "FAIL run with camera.format YVYU: spool unreadable"; fails=$((fails + 1)); }
 	check_dir "$work/run-YVYU" 640 480 3
-	ref=$(ls "$work/cap-yuyv-640x480"/*.jpg 2>/dev/null | head -1)
-	got=$(ls "$work/run-YVYU"/*.jpg 2>/dev/null | head -1)
-	if [ -n "$ref" ] && [ -n "$got" ] && diff=$(same_picture "$ref" "$got"); then
-		echo "run with camera.format YVYU: $n records, mean difference from native yuyv $diff"
-	else
-		echo "FAIL run with camera.format YVYU: not the picture native yuyv gives (${diff:-no files})"
-		fails=$((fails + 1))
-	fi
+	like_native "run with camera.format YVYU ($n records)" "$work/run-YVYU" yuyv
 fi
 for d in "$work"/fault-*; do
 	[ -d "$d" ] && check_dir "$d" 640 480 150
