@@ -7,11 +7,12 @@
  *   open        images are added: each is uploaded as PREFIX/images/ID.jpg
  *               (ifGenerationMatch=0: a retry never makes a second copy),
  *               named durably, and only then acknowledged in the spool.
- *               Items after the first go into the state's log (ID.log, a
- *               line each, appended and synced), not a rewrite of the
- *               whole state file: a batch of n items writes O(n) bytes
- *               for its names, not O(n^2). Sealing writes every item into
- *               the state file and removes the log.
+ *               The items live in the state's log (ID.log, a line each,
+ *               appended and synced), not in the state file, so neither
+ *               adding an item nor any later save rewrites the list: a
+ *               batch of n items writes O(n) bytes for its names, not
+ *               O(n^2). (State files written before the log existed keep
+ *               their "items" and are read as they are.)
  *   sealed      full (batch.max_items), old (batch.max_age) or flushed: the
  *               JSONL input is built from the items and uploaded
  *               (resumable when large; the session is kept in the state)
@@ -65,6 +66,7 @@ struct batch {
 	size_t n, cap;
 	uint32_t *index;             /* open addressing over items by id: i + 1, 0 free */
 	size_t index_cap;            /* a power of two, at least twice n */
+	size_t n_state;              /* items[0..n_state) came from an older state file's "items" */
 	char input[NET_GCS_NAME_MAX];
 	char session[1024];
 	bool create_attempted;
@@ -77,7 +79,6 @@ struct batch {
 	char error[256];
 	/* not persisted */
 	bool saved;                  /* the state file exists: items may go to the log */
-	bool logged;                 /* the log may exist */
 	uint64_t next_ms;            /* monotonic: not before */
 	uint64_t poll_ms;
 	struct net_backoff bo;
@@ -246,9 +247,11 @@ static char *batch_json(const struct batch *b)
 	ag_format_rfc3339(b->opened_ms, t, sizeof(t));
 	cJSON_AddStringToObject(j, "opened_at", t);
 	cJSON_AddNumberToObject(j, "opened_ms", (double)b->opened_ms);
-	cJSON *items = cJSON_AddArrayToObject(j, "items");
-	for (size_t i = 0; i < b->n; i++)
-		cJSON_AddItemToArray(items, item_json(&b->items[i]));
+	if (b->n_state) { /* an older state file's items stay where they were */
+		cJSON *items = cJSON_AddArrayToObject(j, "items");
+		for (size_t i = 0; i < b->n_state && i < b->n; i++)
+			cJSON_AddItemToArray(items, item_json(&b->items[i]));
+	}
 	if (b->input[0])
 		cJSON_AddStringToObject(j, "input", b->input);
 	if (b->session[0])
@@ -320,6 +323,7 @@ static struct batch *batch_parse(struct ag_batcher *bt, const char *text, const 
 			break;
 		}
 	}
+	b->n_state = b->n;
 	ag_strlcpy(b->input, jstr(j, "input"), sizeof(b->input));
 	ag_strlcpy(b->session, jstr(j, "session"), sizeof(b->session));
 	b->create_attempted = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "create_attempted"));
@@ -343,8 +347,8 @@ static struct batch *batch_parse(struct ag_batcher *bt, const char *text, const 
 	return b;
 }
 
-/* Make b's state durable, every item in it; past "open" its log goes.
- * A failure is logged; the caller does not go on. */
+/* Make b's state durable (its items are in the log). A failure is
+ * logged; the caller does not go on. */
 static int batch_save(struct ag_batcher *bt, struct batch *b)
 {
 	char *json = batch_json(b);
@@ -356,23 +360,20 @@ static int batch_save(struct ag_batcher *bt, struct batch *b)
 		return rc;
 	}
 	b->saved = true;
-	if (b->logged && strcmp(b->state, "open") != 0) {
-		/* the state file holds the log's items now; left behind by a crash,
-		 * the next start merges it (ids are unique) and removes it */
-		if (stg_state_log_remove(bt->dir, b->id) == 0)
-			b->logged = false;
-	}
 	return 0;
 }
 
-/* Make the items from `from` on durable: a line each in the log when the
- * state file exists, else the first state file. */
+/* Make the items from `from` on durable: a line each appended to the log,
+ * after the state file it belongs to (a log is read only beside one). */
 static int batch_save_items(struct ag_batcher *bt, struct batch *b, size_t from)
 {
 	if (from >= b->n)
 		return 0;
-	if (!b->saved || strcmp(b->state, "open") != 0)
-		return batch_save(bt, b);
+	if (!b->saved) {
+		int rc = batch_save(bt, b);
+		if (rc < 0)
+			return rc;
+	}
 	size_t len = 0, cap = 0;
 	char *buf = NULL;
 	int rc = 0;
@@ -400,10 +401,8 @@ static int batch_save_items(struct ag_batcher *bt, struct batch *b, size_t from)
 		}
 		free(line);
 	}
-	if (rc == 0) {
-		b->logged = true;
+	if (rc == 0)
 		rc = stg_state_log_append(bt->dir, b->id, buf, len);
-	}
 	free(buf);
 	if (rc < 0) {
 		ag_log_err("%s/%s.log: cannot name the batch's items: %s", bt->dir, b->id, ag_strerror(rc));
@@ -412,9 +411,8 @@ static int batch_save_items(struct ag_batcher *bt, struct batch *b, size_t from)
 	return rc;
 }
 
-/* Merge a state file's log into b (a batch read from its state file). The
- * batcher repairs: a torn last line is cut, and the log of a batch past
- * "open" (a crash between sealing and removing it) is removed. */
+/* Add a state file's log to b (a batch read from its state file); ids seen
+ * already are skipped. The batcher repairs: a torn last line is cut. */
 static int batch_merge_log(const char *dir, struct batch *b, bool repair)
 {
 	char *text = NULL;
@@ -422,7 +420,6 @@ static int batch_merge_log(const char *dir, struct batch *b, bool repair)
 	int rc = stg_state_log_read(dir, b->id, repair, &text, &len);
 	if (rc < 0 || !text)
 		return rc;
-	b->logged = true;
 	size_t bad = 0;
 	for (char *line = text, *end; line < text + len; line = end + 1) {
 		end = memchr(line, '\n', (size_t)(text + len - line));
@@ -553,8 +550,6 @@ int ag_batcher_create(struct ag_run *r, struct ag_batcher **out)
 			batch_free(b);
 			continue;
 		}
-		if (b->logged && strcmp(b->state, "open") != 0 && stg_state_log_remove(bt->dir, b->id) == 0)
-			b->logged = false;
 		if (strcmp(b->state, "done") == 0) {
 			batch_free(b);
 		} else if (strcmp(b->state, "open") == 0 && !bt->open) {
@@ -1379,13 +1374,11 @@ void ag_batcher_run(struct ag_batcher *bt)
 
 /* ---- batch list -------------------------------------------------------- */
 
-/* The items of a batch as `run` sees them: its state file's and, while
- * open, its log's, each id once. */
+/* The items of a batch as `run` sees them: its log's and an older state
+ * file's, each id once. */
 static int count_items(const char *dir, cJSON *j)
 {
 	cJSON *items = cJSON_GetObjectItemCaseSensitive(j, "items");
-	if (strcmp(jstr(j, "state"), "open") != 0)
-		return cJSON_GetArraySize(items);
 	struct batch tmp = { 0 };
 	ag_strlcpy(tmp.id, jstr(j, "id"), sizeof(tmp.id));
 	cJSON *it;

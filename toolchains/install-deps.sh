@@ -23,7 +23,7 @@ libc6-dev-armhf-cross binutils dpkg-dev debian-archive-keyring autoconf automake
 patch python3 qemu-user-static qemu-system-arm busybox-static cpio libjpeg-turbo-progs systemd"
 
 bench_pkgs="python3-skimage ffmpeg nginx-light curl gstreamer1.0-tools gstreamer1.0-plugins-base
-gstreamer1.0-plugins-good time util-linux"
+gstreamer1.0-plugins-good time util-linux strace"
 
 case $what in
 build) pkgs=$build_pkgs ;;

@@ -13,3 +13,5 @@ echo "== encoder"
 sh "$src/tests/bench/encode/bench_encode.sh" "$b/tests/bench_encode" 100
 echo "== uploads (nginx over HTTPS)"
 sh "$src/tests/bench/upload/bench_upload.sh" "$b/agent/fieldcam" 400
+echo "== batch state written per image (SD card wear)"
+python3 "$src/tests/bench/batch/bench_state.py" "$b/agent/fieldcam"

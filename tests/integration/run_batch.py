@@ -130,33 +130,40 @@ def t_crash_steps(agent, ep):
 
 
 def t_item_log(agent, ep):
-    """An open batch names its images in a log, a line each, not by rewriting its
-    state file; a torn last line (kill -9 mid-append) is cut on restart."""
+    """A batch names its images in a log, a line each, never in its state file, so
+    no save rewrites the list; a torn last line (kill -9 mid-append) is cut on
+    restart; a state file of the older kind (items inside) still reads."""
     cfg, c = bconfig(agent, "itemlog", batch={"max_items": 100})
     rc, log = run_env(agent, cfg, ["--frames", "8"], {"FIELDCAM_CRASH_AT": "batch-image-named:6"})
     bdir = os.path.join(c["spool"]["dir"], "batches")
     names = sorted(os.listdir(bdir)) if os.path.isdir(bdir) else []
     states = [f for f in names if f.endswith(".json")]
     logs = [f for f in names if f.endswith(".log")]
-    st = json.load(open(os.path.join(bdir, states[0]))) if len(states) == 1 else {}
-    lines = open(os.path.join(bdir, logs[0])).read().splitlines() if len(logs) == 1 else []
-    check(rc == -9 and st.get("state") == "open" and len(st.get("items", [])) == 1 and len(lines) == 5 and
+    spath = os.path.join(bdir, states[0]) if len(states) == 1 else None
+    lpath = os.path.join(bdir, logs[0]) if len(logs) == 1 else None
+    st = json.load(open(spath)) if spath else {}
+    lines = open(lpath).read().splitlines() if lpath else []
+    check(rc == -9 and st.get("state") == "open" and "items" not in st and len(lines) == 6 and
           all(json.loads(x)["id"] for x in lines),
-          "6 images named: the state file holds the first, its log the other 5, a line each",
-          "exit %s, files %s, %d in the state, log %s" % (rc, names, len(st.get("items", [])), lines[:2]))
+          "6 images named: a line each in the batch's log, none in its state file",
+          "exit %s, files %s, state %s, log %s" % (rc, names, json.dumps(st)[:200], lines[:2]))
     bl = batches(agent, cfg)
     check(len(bl) == 1 and bl[0]["items"] == 6, "batch list counts the logged items (6)", json.dumps(bl)[:200])
-    if len(logs) == 1:
-        with open(os.path.join(bdir, logs[0]), "a") as f:
-            f.write('{"id":"e2e-cam-torn')  # what a kill mid-append leaves
+    if spath and len(lines) == 6:
+        # the older kind of state file: the first three items inside it
+        st["items"] = [json.loads(x) for x in lines[:3]]
+        with open(spath, "w") as f:
+            json.dump(st, f)
+        with open(lpath, "w") as f:
+            f.write("\n".join(lines[3:]) + "\n" + '{"id":"e2e-cam-torn')  # what a kill mid-append leaves
     rc2, _, log2 = agent.run(cfg, "run", "--frames", "1", timeout=120)
     n = captured(agent, cfg)
     check(rc2 == 0 and "cutting a torn last line" in log2, "restart: the torn line is cut, with a line saying so",
           "exit %s: %s" % (rc2, log2[-300:]))
-    check_results(c, n, "item log, torn line, restart")
-    left = sorted(os.listdir(bdir))
-    check(not [f for f in left if f.endswith(".log")], "sealed: the items are in the state file, the log removed",
-          str(left))
+    check_results(c, n, "items in an older state file and the log, a torn line, restart")
+    bl = batches(agent, cfg)
+    check(len(bl) == 1 and bl[0]["state"] == "done" and bl[0]["items"] == n,
+          "batch list: the batch done with its %d items" % n, json.dumps(bl)[:300])
 
 
 def t_cancel_and_fail(agent, ep):
