@@ -248,6 +248,13 @@ char *net_batch_job_json(const struct net_batch_job_config *jc, const char **why
 	return json;
 }
 
+static int job_from_json(const cJSON *j, struct net_batch_job *job, const char **why);
+
+static int job_elem(const cJSON *j, void *elem, const char **why)
+{
+	return job_from_json(j, elem, why);
+}
+
 static int job_from_json(const cJSON *j, struct net_batch_job *job, const char **why)
 {
 	memset(job, 0, sizeof(*job));
@@ -440,31 +447,14 @@ int net_batch_list(struct net_client *cl, const char *parent, const char *label,
 	const char *why = NULL;
 	struct net_batch_page np = { 0 };
 	cJSON *j = parse_whole(rs.body, rs.len);
-	cJSON *jobs = item(j, "batchPredictionJobs"), *tok = item(j, "nextPageToken");
-	if (!cJSON_IsObject(j)) {
-		why = "reply is not a JSON object";
-	} else if (jobs && !cJSON_IsArray(jobs)) {
-		why = "\"batchPredictionJobs\" is not an array";
-	} else if (tok && (!cJSON_IsString(tok) || strlen(tok->valuestring) >= sizeof(np.next_page_token))) {
-		why = "\"nextPageToken\" is not a string of a usable length";
-	} else {
-		int cnt = cJSON_GetArraySize(jobs);
-		if (cnt > 0 && !(np.jobs = calloc((size_t)cnt, sizeof(*np.jobs)))) {
-			cJSON_Delete(j);
-			return AG_ENOMEM;
-		}
-		cJSON *it;
-		cJSON_ArrayForEach(it, jobs) {
-			if (job_from_json(it, &np.jobs[np.n], &why) < 0)
-				break;
-			np.n++;
-		}
-		if (cJSON_IsString(tok))
-			ag_strlcpy(np.next_page_token, tok->valuestring, sizeof(np.next_page_token));
-	}
+	void *elems = NULL;
+	int prc = net_parse_page(j, "batchPredictionJobs", sizeof(*np.jobs), job_elem, &elems, &np.n,
+				 np.next_page_token, sizeof(np.next_page_token), &why);
+	np.jobs = elems;
 	cJSON_Delete(j);
+	if (prc < 0)
+		return prc;
 	if (why) {
-		net_batch_page_free(&np);
 		net_outcome_set(oc, NET_RETRY, rs.status, "batch list: HTTP %ld with an unusable body: %s", rs.status,
 				why);
 		return 0;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "net.h"
+#include "netpriv.h"
 
 #define STORAGE_DEFAULT "https://storage.googleapis.com"
 
@@ -138,7 +139,7 @@ static bool get_u64(cJSON *v, uint64_t *out)
 	return false;
 }
 
-static void copy_str(cJSON *o, const char *k, char *out, size_t cap)
+static void copy_str(const cJSON *o, const char *k, char *out, size_t cap)
 {
 	cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
 	out[0] = '\0';
@@ -146,7 +147,7 @@ static void copy_str(cJSON *o, const char *k, char *out, size_t cap)
 		ag_strlcpy(out, v->valuestring, cap);
 }
 
-static int object_from_json(cJSON *j, struct net_gcs_object *o, const char **why)
+static int object_from_json(const cJSON *j, struct net_gcs_object *o, const char **why)
 {
 	memset(o, 0, sizeof(*o));
 	cJSON *name = cJSON_GetObjectItemCaseSensitive(j, "name");
@@ -169,6 +170,11 @@ static int object_from_json(cJSON *j, struct net_gcs_object *o, const char **why
 		return 0;
 	}
 	return AG_EPROTO;
+}
+
+static int object_elem(const cJSON *j, void *elem, const char **why)
+{
+	return object_from_json(j, elem, why);
 }
 
 int net_gcs_object_parse(const char *body, size_t len, struct net_gcs_object *o, const char **why)
@@ -417,32 +423,14 @@ int net_gcs_list(struct net_client *cl, const char *bucket, const char *prefix, 
 	const char *why = NULL;
 	struct net_gcs_page np = { 0 };
 	cJSON *j = cJSON_ParseWithLength(rs.body, rs.len);
-	cJSON *items = cJSON_GetObjectItemCaseSensitive(j, "items");
-	cJSON *tok = cJSON_GetObjectItemCaseSensitive(j, "nextPageToken");
-	if (!cJSON_IsObject(j)) {
-		why = "reply is not a JSON object";
-	} else if (items && !cJSON_IsArray(items)) {
-		why = "\"items\" is not an array";
-	} else if (tok && (!cJSON_IsString(tok) || strlen(tok->valuestring) >= sizeof(np.next_page_token))) {
-		why = "\"nextPageToken\" is not a string of a usable length";
-	} else {
-		int n = cJSON_GetArraySize(items);
-		if (n > 0 && !(np.items = calloc((size_t)n, sizeof(*np.items)))) {
-			cJSON_Delete(j);
-			return AG_ENOMEM;
-		}
-		cJSON *it;
-		cJSON_ArrayForEach(it, items) {
-			if (object_from_json(it, &np.items[np.n], &why) < 0)
-				break;
-			np.n++;
-		}
-		if (cJSON_IsString(tok))
-			ag_strlcpy(np.next_page_token, tok->valuestring, sizeof(np.next_page_token));
-	}
+	void *elems = NULL;
+	int prc = net_parse_page(j, "items", sizeof(*np.items), object_elem, &elems, &np.n, np.next_page_token,
+				 sizeof(np.next_page_token), &why);
+	np.items = elems;
 	cJSON_Delete(j);
+	if (prc < 0)
+		return prc;
 	if (why) {
-		net_gcs_page_free(&np);
 		bad_body(oc, "list", rs.status, why);
 		return 0;
 	}

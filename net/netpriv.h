@@ -1,4 +1,4 @@
-/* net/ private: helpers shared by the Vertex AI parts of net/ (vertex.c, batch.c). */
+/* net/ private: helpers shared by the parts of net/ (vertex.c, batch.c, gcs.c). */
 #pragma once
 
 #include <cjson/cJSON.h>
@@ -22,3 +22,16 @@ cJSON *net_label_schema(char *const *labels);
  * read. False when an id is neither a string nor an integer, or too long.
  */
 bool net_exact_ids(const char *body, size_t len, const cJSON *ids, struct net_label *labels, int n);
+
+/* Fill *elem from one element of a list; <0 with *why when unusable. */
+typedef int (*net_page_elem_fn)(const cJSON *j, void *elem, const char **why);
+
+/*
+ * One page of a list reply j, {KEY: [...], "nextPageToken": "..."} (KEY
+ * may be absent: no elements): each element through each() into a heap
+ * array of elem_size-byte elements (*elems, *n of them), the token into
+ * token (cap bytes; "" on the last page). A reply of another shape sets
+ * *why and leaves *elems NULL and *n 0. Returns 0, or AG_ENOMEM.
+ */
+int net_parse_page(const cJSON *j, const char *key, size_t elem_size, net_page_elem_fn each, void **elems, size_t *n,
+		   char *token, size_t cap, const char **why);

@@ -497,3 +497,44 @@ int net_predict(struct net_client *cl, const struct net_predict_config *pc, cons
 	free(json);
 	return 0;
 }
+
+int net_parse_page(const cJSON *j, const char *key, size_t elem_size, net_page_elem_fn each, void **elems, size_t *n,
+		   char *token, size_t cap, const char **why)
+{
+	*elems = NULL;
+	*n = 0;
+	token[0] = '\0';
+	*why = NULL;
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, key);
+	const cJSON *tok = cJSON_GetObjectItemCaseSensitive(j, "nextPageToken");
+	if (!cJSON_IsObject(j)) {
+		*why = "reply is not a JSON object";
+		return 0;
+	}
+	if (arr && !cJSON_IsArray(arr)) {
+		*why = "its list of resources is not an array";
+		return 0;
+	}
+	if (tok && (!cJSON_IsString(tok) || strlen(tok->valuestring) >= cap)) {
+		*why = "\"nextPageToken\" is not a string of a usable length";
+		return 0;
+	}
+	int cnt = cJSON_GetArraySize(arr);
+	unsigned char *v = NULL;
+	if (cnt > 0 && !(v = calloc((size_t)cnt, elem_size)))
+		return AG_ENOMEM;
+	size_t k = 0;
+	const cJSON *it;
+	cJSON_ArrayForEach(it, arr) {
+		if (each(it, v + k * elem_size, why) < 0) {
+			free(v);
+			return 0;
+		}
+		k++;
+	}
+	if (cJSON_IsString(tok))
+		ag_strlcpy(token, tok->valuestring, cap);
+	*elems = v;
+	*n = k;
+	return 0;
+}
