@@ -25,7 +25,7 @@ struct ag_run {
 	uint64_t started_ms;
 	/* guarded by mu */
 	pthread_mutex_t mu;
-	char source_desc[128];
+	char source_desc[160];
 	uint64_t captured, capture_errors, uploaded, rejected, upload_failures;
 	uint64_t last_capture_ms, last_upload_ms, next_retry_ms, last_error_ms;
 	char last_error[256];

@@ -56,6 +56,10 @@ struct drv_frame {
 	uint64_t captured_ms;/* CLOCK_REALTIME when the frame was taken */
 	uint64_t device_us;  /* the device's own time stamp (V4L2 buffer time), 0 if none */
 	uint64_t sequence;   /* frame counter of the source */
+	/* YUV and GREY: samples in the limited ("video") range, luma 16..235
+	 * and chroma 16..240, as V4L2 says of the camera's format; the
+	 * encoder stretches them to JPEG's full range. False: full range. */
+	bool limited;
 };
 
 struct drv_source_config {

@@ -234,6 +234,26 @@ static int fast_planes(struct drv_encoder *e, const struct drv_frame *f, int ss,
 	bool packed = f->fmt == DRV_FMT_YUYV || f->fmt == DRV_FMT_UYVY;
 	if ((w | h) & 1)
 		return 0;
+	if (f->limited && (f->fmt == DRV_FMT_GREY || (f->fmt == DRV_FMT_YU12 && ss == TJSAMP_420))) {
+		/* planar, but to be stretched: into our planes, a row at a time */
+		int np = f->fmt == DRV_FMT_GREY ? 1 : 3;
+		size_t ys = (size_t)w * h, cs = (size_t)(w / 2) * (h / 2);
+		if (grow(&e->planes, &e->planes_cap, ys + (np == 3 ? 2 * cs : 0)) < 0)
+			return -1;
+		for (int i = 0; i < np; i++) {
+			unsigned pw = i ? w / 2 : w, ph = i ? h / 2 : h;
+			uint8_t *dst = e->planes + (i ? ys + (size_t)(i - 1) * cs : 0);
+			for (unsigned r = 0; r < ph; r++)
+				yuv_expand(f->plane[i] + (size_t)r * f->stride[i], dst + (size_t)r * pw, pw, i > 0);
+			pl[i] = dst;
+			st[i] = (int)pw;
+		}
+		if (np == 1) {
+			pl[1] = pl[2] = NULL;
+			st[1] = st[2] = 0;
+		}
+		return 1;
+	}
 	if (packed && (ss == TJSAMP_420 || ss == TJSAMP_422)) {
 		unsigned ch = ss == TJSAMP_420 ? h / 2 : h;
 		size_t ys = (size_t)w * h, cs = (size_t)(w / 2) * ch;
@@ -250,6 +270,10 @@ static int fast_planes(struct drv_encoder *e, const struct drv_frame *f, int ss,
 			for (unsigned r = 0; r < h; r += 2)
 				yuv_split_420(f->plane[0] + r * st0, f->plane[0] + (r + 1) * st0, w, uyvy,
 					      y + (size_t)r * w, y + (size_t)(r + 1) * w, u + (r / 2) * cw, v + (r / 2) * cw);
+		if (f->limited) {
+			yuv_expand(y, y, (unsigned)ys, false);
+			yuv_expand(u, u, (unsigned)(2 * cs), true); /* v follows u */
+		}
 		pl[0] = y;
 		pl[1] = u;
 		pl[2] = v;
@@ -258,15 +282,23 @@ static int fast_planes(struct drv_encoder *e, const struct drv_frame *f, int ss,
 		return 1;
 	}
 	if (f->fmt == DRV_FMT_NV12 && ss == TJSAMP_420) {
-		size_t cs = (size_t)(w / 2) * (h / 2);
-		if (grow(&e->planes, &e->planes_cap, 2 * cs) < 0)
+		/* the luma is used in place unless it is to be stretched */
+		size_t cs = (size_t)(w / 2) * (h / 2), ys = f->limited ? (size_t)w * h : 0;
+		if (grow(&e->planes, &e->planes_cap, ys + 2 * cs) < 0)
 			return -1;
-		uint8_t *u = e->planes, *v = u + cs;
+		uint8_t *u = e->planes + ys, *v = u + cs;
 		for (unsigned r = 0; r < h / 2; r++)
 			yuv_deinterleave(f->plane[1] + (size_t)r * f->stride[1], w / 2, u + (size_t)r * (w / 2),
 					 v + (size_t)r * (w / 2));
 		pl[0] = f->plane[0];
 		st[0] = (int)f->stride[0];
+		if (f->limited) {
+			for (unsigned r = 0; r < h; r++)
+				yuv_expand(f->plane[0] + (size_t)r * f->stride[0], e->planes + (size_t)r * w, w, false);
+			yuv_expand(u, u, (unsigned)(2 * cs), true);
+			pl[0] = e->planes;
+			st[0] = (int)w;
+		}
 		pl[1] = u;
 		pl[2] = v;
 		st[1] = st[2] = (int)(w / 2);
@@ -313,8 +345,11 @@ static int to_planes(struct drv_encoder *e, const struct drv_frame *f, unsigned 
 		memcpy(y + (size_t)py * (size_t)pw[0], y + (size_t)(oh - 1) * (size_t)pw[0], (size_t)pw[0]);
 	pl[0] = y;
 	st[0] = pw[0];
-	if (np == 1)
+	if (np == 1) {
+		if (f->limited)
+			yuv_expand(y, y, (unsigned)((size_t)pw[0] * (size_t)ph[0]), false);
 		return 0;
+	}
 	uint8_t *u = y + (size_t)pw[0] * (size_t)ph[0];
 	uint8_t *v = u + (size_t)pw[1] * (size_t)ph[1];
 	/* each chroma sample covers hs x vs output pixels = hs*s x vs*s source pixels */
@@ -352,6 +387,10 @@ static int to_planes(struct drv_encoder *e, const struct drv_frame *f, unsigned 
 	pl[2] = v;
 	st[1] = pw[1];
 	st[2] = pw[2];
+	if (f->limited) {
+		yuv_expand(y, y, (unsigned)((size_t)pw[0] * (size_t)ph[0]), false);
+		yuv_expand(u, u, (unsigned)((size_t)pw[1] * (size_t)ph[1] + (size_t)pw[2] * (size_t)ph[2]), true);
+	}
 	return 0;
 }
 
@@ -542,13 +581,13 @@ int drv_encoder_encode(struct drv_encoder *e, const struct drv_frame *f, const u
 	} else {
 		const unsigned char *pl[3];
 		int st[3];
-		if (f->fmt == DRV_FMT_YU12 && s == 1 && ss == TJSAMP_420) {
+		if (f->fmt == DRV_FMT_YU12 && s == 1 && ss == TJSAMP_420 && !f->limited) {
 			/* already planar 4:2:0: no copy */
 			for (int i = 0; i < 3; i++) {
 				pl[i] = f->plane[i];
 				st[i] = (int)f->stride[i];
 			}
-		} else if (f->fmt == DRV_FMT_GREY && s == 1) {
+		} else if (f->fmt == DRV_FMT_GREY && s == 1 && !f->limited) {
 			pl[0] = f->plane[0];
 			st[0] = (int)f->stride[0];
 			pl[1] = pl[2] = NULL;

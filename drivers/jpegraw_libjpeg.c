@@ -116,8 +116,8 @@ static void compress(struct jpegraw *j, const struct drv_frame *f, bool is420, u
 	JSAMPROW yrow[16], urow[8], vrow[8];
 	JSAMPARRAY planes[3] = { yrow, urow, vrow };
 	bool packed = f->fmt != DRV_FMT_NV12, uyvy = f->fmt == DRV_FMT_UYVY;
-	/* NV12's luma is read where it is when no padding has to be added */
-	bool y_in_place = !packed && yw == w;
+	/* NV12's luma is read where it is when no padding or range change is needed */
+	bool y_in_place = !packed && yw == w && !f->limited;
 
 	ci->image_width = w;
 	ci->image_height = h;
@@ -153,11 +153,23 @@ static void compress(struct jpegraw *j, const struct drv_frame *f, bool is420, u
 				for (unsigned k = 0; k < n; k++)
 					yuv_split_422(src + k * st, w, uyvy, yrow[k], urow[k], vrow[k]);
 		} else {
-			if (!y_in_place)
-				for (unsigned k = 0; k < n; k++)
-					memcpy(yrow[k], f->plane[0] + (size_t)(r + k) * f->stride[0], w);
+			for (unsigned k = 0; k < n && !y_in_place; k++) {
+				const uint8_t *src = f->plane[0] + (size_t)(r + k) * f->stride[0];
+				if (f->limited)
+					yuv_expand(src, yrow[k], w, false);
+				else
+					memcpy(yrow[k], src, w);
+			}
 			for (unsigned k = 0; k < nc; k++)
 				yuv_deinterleave(f->plane[1] + (size_t)(r / 2 + k) * f->stride[1], w / 2, urow[k], vrow[k]);
+		}
+		if (f->limited) { /* to JPEG's full range while the strip is in the cache */
+			for (unsigned k = 0; k < n && packed; k++)
+				yuv_expand(yrow[k], yrow[k], w, false);
+			for (unsigned k = 0; k < nc; k++) {
+				yuv_expand(urow[k], urow[k], w / 2, true);
+				yuv_expand(vrow[k], vrow[k], w / 2, true);
+			}
 		}
 		if (!y_in_place)
 			pad_right(yrow, n, w, yw);

@@ -16,7 +16,7 @@ struct drv_source {
 	const struct drv_backend *be;
 	struct drv_source_config cfg;
 	char *device;
-	char desc[128];
+	char desc[160];
 	void *priv; /* the backend's */
 };
 

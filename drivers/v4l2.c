@@ -43,6 +43,7 @@ struct v4l2 {
 	uint64_t reopen_delay_ms;
 	uint64_t seq;
 	struct fmtconv *conv; /* converting, else NULL */
+	bool limited;         /* YUV frames in the limited range */
 };
 
 static const struct {
@@ -264,6 +265,18 @@ static int device_open(struct drv_source *src, struct v4l2 *v, bool first)
 		goto fail_unsupported;
 	}
 	v->fourcc = want;
+	/* The range of the samples. V4L2's rule (V4L2_MAP_QUANTIZATION_DEFAULT):
+	 * a colour YUV format is in the limited range unless the driver says
+	 * full, or by default for the JPEG colorspace (as the Pi camera's driver
+	 * reports). Luma-only formats are taken as full range unless the driver
+	 * says limited: monochrome sensors send 0..255, and so does vivid's
+	 * GREY under the default (its darkest bar is 0). RGB (also what
+	 * libv4lconvert makes of RGB and Bayer) is full range: see below. */
+	bool luma_only = want == V4L2_PIX_FMT_GREY || want == V4L2_PIX_FMT_Y10 || want == V4L2_PIX_FMT_Y12 ||
+			 want == V4L2_PIX_FMT_Y16;
+	v->limited = f.fmt.pix.quantization == V4L2_QUANTIZATION_LIM_RANGE ||
+		     (f.fmt.pix.quantization == V4L2_QUANTIZATION_DEFAULT && !luma_only &&
+		      f.fmt.pix.colorspace != V4L2_COLORSPACE_JPEG);
 	v->width = f.fmt.pix.width;
 	v->height = f.fmt.pix.height;
 	v->bpl = f.fmt.pix.bytesperline;
@@ -281,6 +294,8 @@ static int device_open(struct drv_source *src, struct v4l2 *v, bool first)
 		}
 		v->fmt = rgb ? DRV_FMT_RGB24 : DRV_FMT_YU12; /* what the frames become */
 	}
+	if (v->fmt == DRV_FMT_MJPEG || v->fmt == DRV_FMT_RGB24 || v->fmt == DRV_FMT_BGR24)
+		v->limited = false;
 	if (v->width != src->cfg.width || v->height != src->cfg.height) {
 		if (!v->said_size)
 			ag_log_warnx("%s: asked for %ux%u, the driver gives %ux%u: using that", dev,
@@ -336,8 +351,9 @@ static int device_open(struct drv_source *src, struct v4l2 *v, bool first)
 		goto fail_io; /* a second try: a one-off QBUF/STREAMON error must not stop us */
 	char fc[5];
 	fourcc_str(v->fourcc, fc);
-	snprintf(src->desc, sizeof(src->desc), "%.40s (%.40s) %ux%u %s%s", dev, (const char *)cap.card, v->width,
-		 v->height, fc, !v->conv ? "" : v->fmt == DRV_FMT_RGB24 ? " converted to RGB24" : " converted to YU12");
+	snprintf(src->desc, sizeof(src->desc), "%.40s (%.40s) %ux%u %s%s%s", dev, (const char *)cap.card, v->width,
+		 v->height, fc, !v->conv ? "" : v->fmt == DRV_FMT_RGB24 ? " converted to RGB24" : " converted to YU12",
+		 v->limited ? ", limited range" : "");
 	v->timeouts = 0;
 	return 0;
 fail_inval:
@@ -407,6 +423,7 @@ static void fill_frame(struct v4l2 *v, const struct v4l2_buffer *b, const uint8_
 	f->captured_ms = ag_wall_ms();
 	f->device_us = (uint64_t)b->timestamp.tv_sec * 1000000u + (uint64_t)b->timestamp.tv_usec;
 	f->sequence = v->seq++;
+	f->limited = v->limited;
 }
 
 /* The device went away: close it and try again later. */

@@ -175,3 +175,84 @@ void yuv_deinterleave(const uint8_t *uv, unsigned n, uint8_t *u, uint8_t *v)
 	yuv_deinterleave_c(uv, n, u, v);
 }
 #endif
+
+/*
+ * Limited ("video") range to JPEG's full range: luma 16..235 and chroma
+ * 16..240 stretched to 0..255 (chroma about 128), samples outside clamped
+ * first; t is the clamped sample less 16. Luma: t * 255 / 219 rounded, as
+ * (t * 298 + 128) >> 8. Chroma: t * 255 / 224 + 0.5 (128 stays 128)
+ * rounded half down, so that both ends are exact, as ((t << 7) + 112) * 583
+ * >> 16 (583 / 512 ~ 255 / 224), at most 255. Within 0.6 of the formula
+ * everywhere; every product fits the 16-bit lanes of the vector versions,
+ * which give the same bytes.
+ */
+static inline uint8_t expand1(unsigned v, bool chroma)
+{
+	unsigned t = v > 16 ? v - 16 : 0;
+	if (!chroma)
+		return (uint8_t)(((t > 219 ? 219 : t) * 298 + 128) >> 8);
+	unsigned c = (((t > 224 ? 224 : t) << 7) + 112) * 583 >> 16;
+	return (uint8_t)(c > 255 ? 255 : c);
+}
+
+void yuv_expand_c(const uint8_t *src, uint8_t *dst, unsigned n, bool chroma)
+{
+	for (unsigned i = 0; i < n; i++)
+		dst[i] = expand1(src[i], chroma);
+}
+
+#if SPLIT_SSE2
+void yuv_expand(const uint8_t *src, uint8_t *dst, unsigned n, bool chroma)
+{
+	const __m128i c16 = _mm_set1_epi8(16), zero = _mm_setzero_si128();
+	const __m128i max = _mm_set1_epi8((char)(chroma ? 224 : 219));
+	const __m128i k298 = _mm_set1_epi16(298), r128 = _mm_set1_epi16(128);
+	const __m128i k583 = _mm_set1_epi16(583), o112 = _mm_set1_epi16(112);
+	unsigned i = 0;
+	for (; i + 16 <= n; i += 16) {
+		__m128i t = _mm_min_epu8(_mm_subs_epu8(_mm_loadu_si128((const __m128i *)(src + i)), c16), max);
+		__m128i lo = _mm_unpacklo_epi8(t, zero), hi = _mm_unpackhi_epi8(t, zero);
+		if (chroma) {
+			lo = _mm_mulhi_epu16(_mm_add_epi16(_mm_slli_epi16(lo, 7), o112), k583);
+			hi = _mm_mulhi_epu16(_mm_add_epi16(_mm_slli_epi16(hi, 7), o112), k583);
+		} else {
+			lo = _mm_srli_epi16(_mm_add_epi16(_mm_mullo_epi16(lo, k298), r128), 8);
+			hi = _mm_srli_epi16(_mm_add_epi16(_mm_mullo_epi16(hi, k298), r128), 8);
+		}
+		_mm_storeu_si128((__m128i *)(dst + i), _mm_packus_epi16(lo, hi)); /* 256 -> 255 */
+	}
+	yuv_expand_c(src + i, dst + i, n - i, chroma);
+}
+#elif SPLIT_NEON
+void yuv_expand(const uint8_t *src, uint8_t *dst, unsigned n, bool chroma)
+{
+	const uint8x16_t c16 = vdupq_n_u8(16), max = vdupq_n_u8(chroma ? 224 : 219);
+	const uint8x8_t k42 = vdup_n_u8(298 - 256);
+	const uint16x8_t r128 = vdupq_n_u16(128), o56 = vdupq_n_u16(56);
+	const int16x8_t k583 = vdupq_n_s16(583);
+	unsigned i = 0;
+	for (; i + 16 <= n; i += 16) {
+		uint8x16_t t = vminq_u8(vqsubq_u8(vld1q_u8(src + i), c16), max);
+		uint8x8_t a = vget_low_u8(t), b = vget_high_u8(t);
+		uint8x8_t ra, rb;
+		if (chroma) {
+			/* (2 * ((t << 6) + 56) * 583) >> 16 is ((t << 7) + 112) * 583 >> 16 */
+			int16x8_t xa = vreinterpretq_s16_u16(vaddq_u16(vshll_n_u8(a, 6), o56));
+			int16x8_t xb = vreinterpretq_s16_u16(vaddq_u16(vshll_n_u8(b, 6), o56));
+			ra = vqmovun_s16(vqdmulhq_s16(xa, k583));
+			rb = vqmovun_s16(vqdmulhq_s16(xb, k583));
+		} else {
+			/* t * 298 = (t << 8) + t * 42 */
+			ra = vshrn_n_u16(vaddq_u16(vmlal_u8(vshll_n_u8(a, 8), a, k42), r128), 8);
+			rb = vshrn_n_u16(vaddq_u16(vmlal_u8(vshll_n_u8(b, 8), b, k42), r128), 8);
+		}
+		vst1q_u8(dst + i, vcombine_u8(ra, rb));
+	}
+	yuv_expand_c(src + i, dst + i, n - i, chroma);
+}
+#else
+void yuv_expand(const uint8_t *src, uint8_t *dst, unsigned n, bool chroma)
+{
+	yuv_expand_c(src, dst, n, chroma);
+}
+#endif

@@ -33,3 +33,11 @@ void yuv_split_420_c(const uint8_t *r0, const uint8_t *r1, unsigned w, bool uyvy
 /* n interleaved U V pairs (an NV12 chroma row) into u and v. */
 void yuv_deinterleave(const uint8_t *uv, unsigned n, uint8_t *u, uint8_t *v);
 void yuv_deinterleave_c(const uint8_t *uv, unsigned n, uint8_t *u, uint8_t *v);
+
+/*
+ * n samples from the limited ("video") range to JPEG's full range, src to
+ * dst (the same buffer is fine): luma (chroma false) 16..235 to 0..255,
+ * chroma 16..240 to 0..255 about 128; samples outside are clamped first.
+ */
+void yuv_expand(const uint8_t *src, uint8_t *dst, unsigned n, bool chroma);
+void yuv_expand_c(const uint8_t *src, uint8_t *dst, unsigned n, bool chroma);

@@ -2,7 +2,9 @@
  * The packed 4:2:2 and NV12 row kernels (drivers/yuvsplit.h), both the
  * build's SIMD versions and the portable C ones, against a reference
  * written here pixel by pixel, on random rows of many widths (all block
- * remainders), with guard bytes after every output. Plain C without
+ * remainders), with guard bytes after every output; the same for the
+ * limited-to-full range stretch, whose reference is the formula in
+ * floating point (within rounding) and its ends exact. Plain C without
  * cmocka, so that it also runs cross-compiled under qemu-user (the NEON
  * versions): tests/drivers.cmake does that when it finds the tools.
  * Exits 0 when every byte matches, 1 naming the first that does not.
@@ -93,8 +95,45 @@ static void check_width(unsigned w, const char *impl, split422_fn *s422, split42
 	compare("nv12 chroma", impl, w, 3, w / 2);
 }
 
+typedef void expand_fn(const uint8_t *, uint8_t *, unsigned, bool);
+
+/* Limited to full range: each of 256 values against the formula (within
+ * 0.5 + the 8.8 fixed point's error), the ends exact, and the build's
+ * kernel byte for byte equal to the C one at this length, in place too. */
+static void check_expand(unsigned n, const char *impl, expand_fn *ex)
+{
+	for (int chroma = 0; chroma < 2; chroma++) {
+		for (unsigned i = 0; i < n; i++)
+			r0[i] = (uint8_t)(i < 256 ? i : rnd());
+		memset(want[0], 0xA5, sizeof(want[0]));
+		memset(got[0], 0xA5, sizeof(got[0]));
+		yuv_expand_c(r0, want[0], n, chroma);
+		ex(r0, got[0], n, chroma);
+		compare(chroma ? "expand chroma" : "expand luma", impl, n, 0, n);
+		memcpy(got[1], r0, n);
+		ex(got[1], got[1], n, chroma);
+		if (memcmp(got[1], want[0], n) != 0 && failures++ < 10)
+			fprintf(stderr, "expand (%s) in place, length %u: differs\n", impl, n);
+		for (unsigned i = 0; i < n && i < 256; i++) {
+			double lo = 16, hi = chroma ? 240 : 235, v = i < lo ? lo : i > hi ? hi : i;
+			double exact = chroma ? (v - 128) * 255 / 224 + 128 : (v - 16) * 255 / 219;
+			double d = want[0][i] - exact;
+			if ((d > 0.6 || d < -0.6) && failures++ < 10)
+				fprintf(stderr, "expand %s: %u gives %u, the formula %.2f\n", chroma ? "chroma" : "luma", i,
+					want[0][i], exact);
+		}
+		if (n >= 256 && (want[0][16] != 0 || want[0][chroma ? 240 : 235] != 255 ||
+				 (chroma && want[0][128] != 128)) && failures++ < 10)
+			fprintf(stderr, "expand %s: the ends or the middle are not exact\n", chroma ? "chroma" : "luma");
+	}
+}
+
 int main(void)
 {
+	for (unsigned n = 0; n <= 300; n++) {
+		check_expand(n, yuv_split_impl, yuv_expand);
+		check_expand(n, "c", yuv_expand_c);
+	}
 	unsigned widths = 0;
 	for (unsigned w = 2; w <= 200; w += 2, widths++) {
 		check_width(w, yuv_split_impl, yuv_split_422, yuv_split_420, yuv_deinterleave);
@@ -109,6 +148,7 @@ int main(void)
 		fprintf(stderr, "yuvsplit: %d mismatches\n", failures);
 		return 1;
 	}
-	printf("yuvsplit: %s and c kernels match the reference at %u widths\n", yuv_split_impl, widths);
+	printf("yuvsplit: %s and c kernels match the reference at %u widths, and the range stretch at 301 lengths\n",
+	       yuv_split_impl, widths);
 	return 0;
 }

@@ -86,8 +86,8 @@ static void build(enum drv_pixfmt fmt, struct drv_frame *f)
 	}
 }
 
-/* Decode to YUV 4:4:4-equivalent planes and compare with the reference. */
-static void check_decoded(const uint8_t *jpeg, size_t len, unsigned s, bool colour)
+/* Decode and compare with the reference: the worst channel difference. */
+static int decoded_worst(const uint8_t *jpeg, size_t len, unsigned s, bool colour)
 {
 	tjhandle d = tjInitDecompress();
 	int w, h, ss, cs;
@@ -119,6 +119,12 @@ static void check_decoded(const uint8_t *jpeg, size_t len, unsigned s, bool colo
 					worst = diff;
 			}
 		}
+	return worst;
+}
+
+static void check_decoded(const uint8_t *jpeg, size_t len, unsigned s, bool colour)
+{
+	int worst = decoded_worst(jpeg, len, s, colour);
 	/* quality 100: only rounding and the DCT's small error remain */
 	if (worst > 6) {
 		print_error("worst channel difference %d\n", worst);
@@ -126,32 +132,91 @@ static void check_decoded(const uint8_t *jpeg, size_t len, unsigned s, bool colo
 	}
 }
 
-static void test_formats(void **state)
+/* One encoder setting on one format, checked as test_formats says. */
+static void format_case(enum drv_pixfmt fmt, enum drv_subsamp ss, unsigned scale)
 {
-	(void)state;
+	struct drv_encoder_config ec = { 100, ss, scale };
+	struct drv_encoder *e;
+	assert_int_equal(drv_encoder_create(&ec, &e), 0);
+	struct drv_frame f;
+	build(fmt, &f);
+	const uint8_t *jpeg;
+	size_t len;
+	assert_int_equal(drv_encoder_encode(e, &f, &jpeg, &len), 0);
+	print_message("%s subsampling %d scale 1/%u\n", drv_pixfmt_name(fmt), (int)ss, scale);
+	check_decoded(jpeg, len, scale, fmt != DRV_FMT_GREY);
+	/* the same buffers serve the next frame */
+	const uint8_t *again;
+	assert_int_equal(drv_encoder_encode(e, &f, &again, &len), 0);
+	assert_ptr_equal(again, jpeg);
+	drv_encoder_destroy(e);
+}
+
+/*
+ * A camera in the limited range (luma 16..235, chroma 16..240) sends the
+ * reference scene squeezed; marked limited, it decodes to the full-range
+ * reference as closely as an unsqueezed frame does. Unmarked, the same
+ * frame decodes visibly off (the check can fail).
+ */
+static void limited_case(enum drv_pixfmt fmt, enum drv_subsamp ss, unsigned scale)
+{
+	static uint8_t fy[H][W], fu[H][W], fv[H][W];
+	memcpy(fy, ry, sizeof(fy));
+	memcpy(fu, ru, sizeof(fu));
+	memcpy(fv, rv, sizeof(fv));
+	for (int y = 0; y < H; y++) /* the camera's picture */
+		for (int x = 0; x < W; x++) {
+			ry[y][x] = (uint8_t)(16 + (fy[y][x] * 219 + 127) / 255);
+			ru[y][x] = (uint8_t)(128 + ((fu[y][x] - 128) * 224 + (fu[y][x] >= 128 ? 127 : -127)) / 255);
+			rv[y][x] = (uint8_t)(128 + ((fv[y][x] - 128) * 224 + (fv[y][x] >= 128 ? 127 : -127)) / 255);
+		}
+	struct drv_frame f;
+	build(fmt, &f);
+	memcpy(ry, fy, sizeof(ry)); /* what it shows */
+	memcpy(ru, fu, sizeof(ru));
+	memcpy(rv, fv, sizeof(rv));
+	struct drv_encoder_config ec = { 100, ss, scale };
+	struct drv_encoder *e;
+	assert_int_equal(drv_encoder_create(&ec, &e), 0);
+	bool colour = fmt != DRV_FMT_GREY;
+	const uint8_t *jpeg;
+	size_t len;
+	print_message("limited %s subsampling %d scale 1/%u\n", drv_pixfmt_name(fmt), (int)ss, scale);
+	assert_int_equal(drv_encoder_encode(e, &f, &jpeg, &len), 0);
+	int unmarked = decoded_worst(jpeg, len, scale, colour);
+	f.limited = true;
+	assert_int_equal(drv_encoder_encode(e, &f, &jpeg, &len), 0);
+	check_decoded(jpeg, len, scale, colour);
+	if (unmarked < 10) {
+		print_error("unmarked, the squeezed frame is only %d off\n", unmarked);
+		fail();
+	}
+	drv_encoder_destroy(e);
+}
+
+/* Every format, subsampling and downscale through one case function. */
+static void every_case(void (*one)(enum drv_pixfmt, enum drv_subsamp, unsigned))
+{
 	make_reference();
 	static const enum drv_pixfmt fmts[] = { DRV_FMT_YUYV, DRV_FMT_UYVY, DRV_FMT_NV12, DRV_FMT_YU12, DRV_FMT_GREY };
 	static const enum drv_subsamp sss[] = { DRV_SUBSAMP_420, DRV_SUBSAMP_422, DRV_SUBSAMP_444 };
 	static const unsigned scales[] = { 1, 2, 4 };
 	for (size_t fi = 0; fi < AG_NELEM(fmts); fi++)
 		for (size_t si = 0; si < AG_NELEM(sss); si++)
-			for (size_t ki = 0; ki < AG_NELEM(scales); ki++) {
-				struct drv_encoder_config ec = { 100, sss[si], scales[ki] };
-				struct drv_encoder *e;
-				assert_int_equal(drv_encoder_create(&ec, &e), 0);
-				struct drv_frame f;
-				build(fmts[fi], &f);
-				const uint8_t *jpeg;
-				size_t len;
-				assert_int_equal(drv_encoder_encode(e, &f, &jpeg, &len), 0);
-				print_message("%s subsampling %d scale 1/%u\n", drv_pixfmt_name(fmts[fi]), (int)sss[si], scales[ki]);
-				check_decoded(jpeg, len, scales[ki], fmts[fi] != DRV_FMT_GREY);
-				/* the same buffers serve the next frame */
-				const uint8_t *again;
-				assert_int_equal(drv_encoder_encode(e, &f, &again, &len), 0);
-				assert_ptr_equal(again, jpeg);
-				drv_encoder_destroy(e);
-			}
+			for (size_t ki = 0; ki < AG_NELEM(scales); ki++)
+				one(fmts[fi], sss[si], scales[ki]);
+}
+
+static void test_formats(void **state)
+{
+	(void)state;
+	every_case(format_case);
+}
+
+static void test_limited_range(void **state)
+{
+	(void)state;
+	every_case(limited_case);
 }
 
 /*
@@ -493,6 +558,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_formats),
+		cmocka_unit_test(test_limited_range),
 		cmocka_unit_test(test_same_as_turbojpeg),
 		cmocka_unit_test(test_mjpeg),
 		cmocka_unit_test(test_mjpeg_without_dht),

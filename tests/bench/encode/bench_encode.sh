@@ -2,7 +2,9 @@
 # Encode benchmark: 1920x1080 YUYV frames of a real photograph (Debian's
 # python3-skimage ships motorcycle_left.png), quality 85, 4:2:0, on one core
 # (taskset -c 0), in one run:
-#   fieldcam   its encode path (bench_encode), CPU seconds, frame in memory
+#   fieldcam   its encode path (bench_encode), CPU seconds, frame in memory;
+#              again with the frame marked limited range (a YUV webcam's),
+#              stretched to JPEG's full range on the way
 #   TurboJPEG  tjCompressFromYUVPlanes() alone on the same planes, CPU seconds
 #              (bench_encode): the library's limit, measured like fieldcam,
 #              the two taking turns in 5 rounds, the fastest round counting
@@ -33,6 +35,8 @@ ffmpeg -loglevel error -i "$photo" -vf scale=1920:1080 -pix_fmt rgb24 "$work/fra
 
 out=$(taskset -c 0 "$bin" "$work/frame.yuyv" 1920 1080 "$n")
 fc_cpu=$(echo "$out" | awk '$1 == "fieldcam" {print $4}')
+fcl_cpu=$(echo "$out" | awk '$1 == "fieldcam_limited" {print $4}')
+fcl_bytes=$(echo "$out" | awk '$1 == "fieldcam_limited" {print $6}')
 fc_med=$(echo "$out" | awk '$1 == "fieldcam" {print $12}')
 tjp_med=$(echo "$out" | awk '$1 == "turbojpeg" {print $8}')
 fc_bytes=$(echo "$out" | awk '$1 == "fieldcam" {print $6}')
@@ -96,13 +100,15 @@ printf "  %-34s %11s %9s %11s %10s\n" "" "s/frame" "frames/s" "JPEG bytes" "peak
 printf "  %-34s %11s %9s %11s %10s\n" "tjbench -yuv (wall; CPU share $tj_share)" "$tj_cpu" "$(fps "$tj_cpu")" "~$tj_bytes" "-"
 printf "  %-34s %11s %9s %11s %10s\n" "TurboJPEG from planes (CPU)" "$tjp_cpu" "$(fps "$tjp_cpu")" "$tjp_bytes" "-"
 printf "  %-34s %11s %9s %11s %6s KiB\n" "fieldcam encoder (CPU)" "$fc_cpu" "$(fps "$fc_cpu")" "$fc_bytes" "$fc_rss"
+printf "  %-34s %11s %9s %11s %10s\n" "fieldcam, limited range stretched" "$fcl_cpu" "$(fps "$fcl_cpu")" "$fcl_bytes" "-"
 printf "  %-34s %11s %9s %11s %6s KiB\n" "GStreamer jpegenc (CPU)" "$gst_cpu" "$(fps "$gst_cpu")" "$gst_bytes" "$gst_rss"
 printf "  %-34s %11s %9s %11s %6s KiB\n" "GStreamer, filesrc, start-up in" "$gstf_cpu" "$(fps "$gstf_cpu")" "" "$gstf_rss"
 echo "  (median rounds: fieldcam $fc_med, TurboJPEG $tjp_med s/frame; fieldcam's peak RSS with the"
 echo "  1080p input frame loaded, before encoding: $fc_frame_rss KiB)"
-awk -v f="$fc_cpu" -v t="$tj_cpu" -v p="$tjp_cpu" -v g="$gst_cpu" -v gf="$gstf_cpu" -v fr="$fc_rss" -v gr="$gst_rss" \
+awk -v f="$fc_cpu" -v fl="$fcl_cpu" -v t="$tj_cpu" -v p="$tjp_cpu" -v g="$gst_cpu" -v gf="$gstf_cpu" -v fr="$fc_rss" -v gr="$gst_rss" \
 	-v gfr="$gstf_rss" 'BEGIN {
 	printf "  fieldcam / tjbench throughput: %.2fx (goal 0.9x)\n", t / f
 	printf "  fieldcam / TurboJPEG from planes, same clock: %.2fx\n", p / f
+	printf "  stretching a limited-range frame to full range costs %.2f ms a frame\n", (fl - f) * 1000
 	printf "  fieldcam / GStreamer throughput: %.2fx (goal 1.8x); against the filesrc run: %.2fx\n", g / f, gf / f
 	printf "  fieldcam peak RSS / GStreamer: %.2f (goal 0.25); against the filesrc run: %.2f\n", fr / gr, fr / gfr }'
