@@ -10,7 +10,11 @@
  * result is durable before its record leaves the spool, and a record is
  * never acknowledged while an older one is still out. It commits as soon as
  * an answer arrives and again as answers pile up while it syncs, so the
- * workers never wait on the disk. Capture and
+ * workers never wait on the disk. A 429 (quota, shared capacity) halves
+ * how many workers send at once, at most once a second; every 8 answers
+ * in a row give one back, up to upload.max_inflight, and all of them may
+ * send again once the spool is dry (vertex-api.md: "halve concurrency
+ * after a 429"). Capture and
  * upload meet only at the spool. With one worker the results are in
  * capture order; with more, in the order the answers came.
  */
@@ -44,6 +48,8 @@
 /* Records taken and not yet acknowledged, at most (a record that keeps
  * failing holds the acks of those after it: the window bounds them). */
 #define WINDOW 512
+/* After a 429, one more worker may send again per this many answers. */
+#define RAISE_AFTER 8
 
 struct worker {
 	struct ag_uploader *u;
@@ -84,7 +90,61 @@ struct ag_uploader {
 	size_t qhead, qn;
 	unsigned answered;           /* done since the last commit */
 	uint64_t answered_since;     /* monotonic ms */
+	size_t allowed;              /* workers that may take a record: 1..nw */
+	unsigned ok_streak;          /* answers since allowed last changed */
+	uint64_t cut_ms;             /* monotonic: when allowed was last halved */
 };
+
+/* A 429: half as many workers send from now on (once per second, so one
+ * burst of 429s halves once). */
+static void slow_down(struct ag_uploader *u)
+{
+	pthread_mutex_lock(&u->mu);
+	uint64_t now = ag_now_ms();
+	size_t was = u->allowed;
+	if (u->allowed > 1 && now - u->cut_ms >= 1000) {
+		u->allowed /= 2;
+		u->cut_ms = now;
+	}
+	u->ok_streak = 0;
+	size_t allowed = u->allowed;
+	pthread_mutex_unlock(&u->mu);
+	if (allowed != was)
+		ag_log_warnx("429 from the endpoint: %zu of %zu requests at once from now on", allowed, u->nw);
+}
+
+/* An answer: after RAISE_AFTER in a row, one more worker may send. */
+static void speed_up(struct ag_uploader *u)
+{
+	pthread_mutex_lock(&u->mu);
+	bool back = false;
+	if (u->allowed < u->nw && ++u->ok_streak >= RAISE_AFTER) {
+		u->allowed++;
+		u->ok_streak = 0;
+		back = u->allowed == u->nw;
+	}
+	pthread_mutex_unlock(&u->mu);
+	if (back)
+		ag_log_info("%zu requests at once again (upload.max_inflight)", u->nw);
+}
+
+/* The spool is dry: no backlog to pace, every worker may send again. */
+static void caught_up(struct ag_uploader *u)
+{
+	pthread_mutex_lock(&u->mu);
+	u->allowed = u->nw;
+	u->ok_streak = 0;
+	pthread_mutex_unlock(&u->mu);
+}
+
+static bool may_send(struct worker *w)
+{
+	struct ag_uploader *u = w->u;
+	pthread_mutex_lock(&u->mu);
+	bool ok = (size_t)(w - u->w) < u->allowed;
+	pthread_mutex_unlock(&u->mu);
+	return ok;
+}
 
 /* Sync the results, then acknowledge the records taken before any that is
  * still out. The fsyncs run outside mu, so the workers go on uploading
@@ -286,6 +346,7 @@ int ag_uploader_create(struct ag_run *r, struct ag_uploader **out)
 		goto fail;
 	}
 	u->nw = c->upload.max_inflight ? (size_t)c->upload.max_inflight : 1;
+	u->allowed = u->nw;
 	if (!(u->w = calloc(u->nw, sizeof(*u->w)))) {
 		rc = AG_ENOMEM;
 		goto fail;
@@ -430,6 +491,10 @@ static bool deliver(struct worker *w)
 		ag_log_info("%s: %s", id, how);
 
 	while (!ag_event_is_set(&r->stop)) {
+		if (!may_send(w)) { /* a retry waits its turn too after a 429 */
+			ag_event_wait_ms(&r->stop, 500);
+			continue;
+		}
 		struct net_prediction p;
 		struct net_outcome oc;
 		if (net_predict(&w->on.cl, &w->on.pc, jpeg, len, &p, &oc) < 0)
@@ -457,6 +522,7 @@ static bool deliver(struct worker *w)
 			if (again)
 				ag_log_info("uploads work again");
 			net_backoff_reset(&w->bo);
+			speed_up(u);
 			atomic_store(&u->failed, false);
 			pthread_mutex_lock(&r->mu);
 			r->uploaded++;
@@ -475,6 +541,8 @@ static bool deliver(struct worker *w)
 			return true;
 		case NET_RETRY:
 			delay = net_backoff_next(&w->bo, oc.retry_after_ms, oc.slow_down);
+			if (oc.slow_down)
+				slow_down(u);
 			break;
 		case NET_FAIL:
 			/* credentials, permission, a wrong endpoint: nothing to gain by hurrying */
@@ -509,8 +577,14 @@ static void *worker_main(void *arg)
 	struct ag_uploader *u = w->u;
 	struct ag_run *r = u->r;
 	while (!ag_event_is_set(&r->stop)) {
+		if (!may_send(w)) { /* fewer at once after a 429, while a backlog lasts */
+			ag_event_wait_ms(&r->stop, 500);
+			continue;
+		}
 		ag_event_clear(&r->work); /* before the take: an append after it wakes us */
 		int rc = take(w);
+		if (rc == AG_ENOENT)
+			caught_up(u);
 		if (rc == AG_ENOENT || rc == AG_EAGAIN) {
 			ag_event_set(&u->commit_ev); /* dry, or waiting on an older record: make what was answered durable */
 			if (!ag_event_is_set(&r->work))

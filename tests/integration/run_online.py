@@ -485,6 +485,41 @@ def t_inflight(agent, ep):
           "max_inflight 4 and kill -9 three times: %d results, none lost or doubled" % len(seqs), str(seqs))
 
 
+def t_slow_down(agent, ep):
+    """upload.max_inflight 4 draining a backlog: a 429 halves the requests at once, answers give
+    them back, and every image still has one result."""
+    cfg, c = agent.config("slowdown", upload={"mode": "none"})
+    rc0, _, _ = agent.run(cfg, "run", "--frames", "40")
+    cfg, c = agent.config("slowdown", upload={"mode": "online", "timeout": "5s", "shutdown_timeout": "500ms",
+                                              "max_inflight": 4})
+    ep.reset_log()
+    ep.faults([{"route": "predict", "every": True, "delay": 0.3},
+               {"route": "predict", "nth": 8, "status": 429}])
+    rc, _, log = agent.run(cfg, "run", "--frames", "1")
+    ep.faults([])
+    preds = [p for p in ep.requests("predict") if p["status"] is not None]
+    spans = [(parse_time(p["time"]), parse_time(p["time"]) + p["ms"] / 1000, p["status"]) for p in preds]
+
+    def at_once(t, since=0.0):
+        return sum(1 for a, b, _ in spans if since <= a <= t < b)
+    cut = [b for a, b, st in spans if st == 429]
+    t429 = cut[0] if cut else 0
+    before = [at_once(a) for a, b, st in spans if a < t429]
+    # requests sent from 0.1 s after the 429 on (those already out, or on their way as it
+    # came, finish as they are): 8 answers at 2 at once, then 3 for 8 more: the first
+    # second stays at 2
+    after = [at_once(a, t429 + 0.1) for a, b, st in spans if t429 + 0.1 <= a < t429 + 1.1]
+    check(rc0 == 0 and rc == 0 and len(cut) == 1 and before and max(before) >= 3 and after and max(after) <= 2,
+          "a 429 halves the requests at once: up to %d before it, %d in the second after it" %
+          (max(before or [0]), max(after or [0])),
+          "%d 429s, before %s, after %s: %s" % (len(cut), before, after, log[-300:]))
+    check("2 of 4 requests at once from now on" in log and "4 requests at once again" in log,
+          "the log says so, and says when all 4 go again", log[-600:])
+    res = results(c)
+    seqs = sorted(seq_of(r["id"]) for r in res)
+    check(seqs == list(range(1, 42)), "41 frames, 41 results, each once", str(seqs))
+
+
 def t_idle(agent, ep):
     """No busy waiting: an idle daemon (one frame a minute, nothing to send) uses almost no CPU."""
     cfg, c = agent.config("idle", camera={"device": "testpattern", "width": 320, "height": 240, "interval": "60s"})
@@ -563,6 +598,7 @@ def main():
         logs.append(t_outage(agent, ep))
         t_idle(agent, ep)
         t_inflight(agent, ep)
+        t_slow_down(agent, ep)
         if os.environ.get("FIELDCAM_VALGRIND") == "1":
             logs.append(t_valgrind(agent, ep, work))
         # no secret in any log line
