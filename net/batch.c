@@ -646,45 +646,15 @@ static int automl_prediction(const char *line, size_t len, const cJSON *pr, stru
 	return 0;
 }
 
-static bool allowed_name(char *const *list, const char *name)
-{
-	if (!list)
-		return true;
-	for (char *const *l = list; *l; l++)
-		if (strcmp(*l, name) == 0)
-			return true;
-	return false;
-}
-
 /* {"labels": [{"name", "confidence"}]} in a chat answer (maybe inside a
  * ```json fence or other text). */
 static int labels_from_text(const char *text, char *const *allowed, struct net_prediction *p, const char **why)
 {
 	const char *a = strchr(text, '{'), *b = strrchr(text, '}');
 	cJSON *j = a && b && b > a ? cJSON_ParseWithLength(a, (size_t)(b - a + 1)) : NULL;
-	cJSON *labels = item(j, "labels"), *l;
-	if (!cJSON_IsArray(labels)) {
-		*why = "the model's answer is not JSON with a \"labels\" array";
-		cJSON_Delete(j);
-		return AG_EPROTO;
-	}
-	cJSON_ArrayForEach(l, labels) {
-		cJSON *nm = item(l, "name"), *cf = item(l, "confidence");
-		if (!cJSON_IsString(nm) || !cJSON_IsNumber(cf)) {
-			*why = "the model's answer has a label without a string name and a number confidence";
-			cJSON_Delete(j);
-			return AG_EPROTO;
-		}
-		if (!allowed_name(allowed, nm->valuestring) || strcmp(nm->valuestring, "none") == 0 ||
-		    p->nlabels >= NET_MAX_LABELS || strlen(nm->valuestring) >= sizeof(p->labels[0].name))
-			continue;
-		struct net_label *o = &p->labels[p->nlabels++];
-		ag_strlcpy(o->name, nm->valuestring, sizeof(o->name));
-		double c = cf->valuedouble;
-		o->confidence = !(c >= 0) ? 0 : c > 1 ? 1 : c; /* self-reported: clamp */
-	}
+	int rc = net_answer_labels(item(j, "labels"), allowed, p, why);
 	cJSON_Delete(j);
-	return 0;
+	return rc;
 }
 
 /* An HTTP status in an error envelope as the gRPC code it stands for. */

@@ -23,6 +23,14 @@ cJSON *net_label_schema(char *const *labels);
  */
 bool net_exact_ids(const char *body, size_t len, const cJSON *ids, struct net_label *labels, int n);
 
+/*
+ * The labels of a model's JSON answer, {"labels": [{"name", "confidence"}]}
+ * (labels: that array, or NULL), into p: names outside allowed (NULL: any)
+ * and "none" left out, confidences clamped to [0, 1]. Returns 0, or
+ * AG_EPROTO with *why.
+ */
+int net_answer_labels(const cJSON *labels, char *const *allowed, struct net_prediction *p, const char **why);
+
 /* Fill *elem from one element of a list; <0 with *why when unusable. */
 typedef int (*net_page_elem_fn)(const cJSON *j, void *elem, const char **why);
 

@@ -321,6 +321,31 @@ static bool allowed(char *const *list, const char *name)
 	return false;
 }
 
+int net_answer_labels(const cJSON *labels, char *const *allowed_names, struct net_prediction *p, const char **why)
+{
+	if (!cJSON_IsArray(labels)) {
+		*why = "the model's answer is not JSON with a \"labels\" array";
+		return AG_EPROTO;
+	}
+	const cJSON *l;
+	cJSON_ArrayForEach(l, labels) {
+		const cJSON *nm = cJSON_GetObjectItemCaseSensitive(l, "name");
+		const cJSON *cf = cJSON_GetObjectItemCaseSensitive(l, "confidence");
+		if (!cJSON_IsString(nm) || !cJSON_IsNumber(cf)) {
+			*why = "the model's answer has a label without a string name and a number confidence";
+			return AG_EPROTO;
+		}
+		if (!allowed(allowed_names, nm->valuestring) || strcmp(nm->valuestring, "none") == 0 ||
+		    p->nlabels >= NET_MAX_LABELS || strlen(nm->valuestring) >= sizeof(p->labels[0].name))
+			continue;
+		struct net_label *o = &p->labels[p->nlabels++];
+		ag_strlcpy(o->name, nm->valuestring, sizeof(o->name));
+		double c = cf->valuedouble;
+		o->confidence = !(c >= 0) ? 0 : c > 1 ? 1 : c; /* self-reported: clamp */
+	}
+	return 0;
+}
+
 int net_gemini_parse(const char *body, size_t len, char *const *allowed_names, struct net_prediction *p,
 		     const char **why)
 {
@@ -373,27 +398,7 @@ int net_gemini_parse(const char *body, size_t len, char *const *allowed_names, s
 		goto out;
 	}
 	ans = cJSON_ParseWithLength(text, tl);
-	cJSON *labels = cJSON_GetObjectItemCaseSensitive(ans, "labels");
-	if (!cJSON_IsArray(labels)) {
-		*why = "the model's answer is not JSON with a \"labels\" array";
-		goto out;
-	}
-	cJSON *l;
-	cJSON_ArrayForEach(l, labels) {
-		cJSON *nm = cJSON_GetObjectItemCaseSensitive(l, "name");
-		cJSON *cf = cJSON_GetObjectItemCaseSensitive(l, "confidence");
-		if (!cJSON_IsString(nm) || !cJSON_IsNumber(cf)) {
-			*why = "the model's answer has a label without a string name and a number confidence";
-			goto out;
-		}
-		if (!allowed(allowed_names, nm->valuestring) || strcmp(nm->valuestring, "none") == 0 ||
-		    p->nlabels >= NET_MAX_LABELS || strlen(nm->valuestring) >= sizeof(p->labels[0].name))
-			continue;
-		struct net_label *o = &p->labels[p->nlabels++];
-		ag_strlcpy(o->name, nm->valuestring, sizeof(o->name));
-		double c = cf->valuedouble;
-		o->confidence = !(c >= 0) ? 0 : c > 1 ? 1 : c; /* self-reported: clamp */
-	}
+	(void)net_answer_labels(cJSON_GetObjectItemCaseSensitive(ans, "labels"), allowed_names, p, why);
 out:
 	free(text);
 	cJSON_Delete(ans);
