@@ -35,6 +35,7 @@
 #include <turbojpeg.h>
 
 #include "ag.h"
+#include "endpoint_fixture.h"
 #include "net.h"
 #include "base64_bulk.h" /* net/ private: checked against mbedTLS here */
 
@@ -1054,105 +1055,24 @@ static void test_url_helpers(void **state)
 
 static struct {
 	bool up;
-	pid_t pid;
-	int out_fd;
-	char dir[64];
-	char ca[512], key_file[512], base[128], endpoint[256], gemini[256];
-	struct net_http *ctl;          /* for /_control: its own connection */
+	struct fc_endpoint fx;
+	char endpoint[256], gemini[256];
 	uint8_t *jpeg;                 /* a red 64x64 frame */
 	unsigned long jpeg_len;
 } ep;
-
-static char *json_str(cJSON *o, const char *k)
-{
-	cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-/* Read one line from fd within ms. */
-static bool read_line(int fd, char *buf, size_t cap, int ms)
-{
-	size_t n = 0;
-	uint64_t end = ag_now_ms() + (uint64_t)ms;
-	while (n + 1 < cap) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		uint64_t now = ag_now_ms();
-		if (now >= end || poll(&pfd, 1, (int)(end - now)) <= 0)
-			return false;
-		ssize_t r = read(fd, buf + n, 1);
-		if (r <= 0)
-			return false;
-		if (buf[n] == '\n') {
-			buf[n] = '\0';
-			return true;
-		}
-		n++;
-	}
-	return false;
-}
 
 static int endpoint_setup(void **state)
 {
 	(void)state;
 	memset(&ep, 0, sizeof(ep));
-	ep.pid = -1;
-	ep.out_fd = -1;
-	const char *py = getenv("FIELDCAM_PYTHON3");
-	const char *src = getenv("FIELDCAM_SOURCE_DIR");
-	char cmd[1024];
-	if (!py || !py[0] || !src || access(py, X_OK) != 0)
-		return 0; /* no Python: the tests skip */
-	snprintf(cmd, sizeof(cmd), "'%s' -c 'import cryptography, PIL' >/dev/null 2>&1", py);
-	if (system(cmd) != 0)
-		return 0; /* no python3-cryptography or python3-pil: skip */
-	char script[512];
-	snprintf(script, sizeof(script), "%s/tests/endpoint/refendpoint.py", src);
-	snprintf(ep.dir, sizeof(ep.dir), "/tmp/fc-net-XXXXXX");
-	if (!mkdtemp(ep.dir))
-		return -1;
-	int pfd[2];
-	if (pipe(pfd) < 0)
-		return -1;
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		dup2(pfd[1], 1);
-		close(pfd[0]);
-		close(pfd[1]);
-		execl(py, py, script, "--state-dir", ep.dir, "--port", "0", (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	ep.pid = pid;
-	ep.out_fd = pfd[0];
-	char line[1024];
-	if (!read_line(ep.out_fd, line, sizeof(line), 30000) || strncmp(line, "ready port=", 11) != 0) {
-		fprintf(stderr, "refendpoint did not start\n");
-		return -1;
-	}
-	char path[512], *text = NULL;
-	snprintf(path, sizeof(path), "%s/endpoint.json", ep.dir);
-	size_t len = 0;
-	if (ag_file_read(path, 1 << 20, &text, &len) < 0)
-		return -1;
-	cJSON *j = cJSON_ParseWithLength(text, len);
-	free(text);
-	cJSON *api = cJSON_GetObjectItemCaseSensitive(j, "api");
-	ag_strlcpy(ep.ca, json_str(j, "ca_cert"), sizeof(ep.ca));
-	ag_strlcpy(ep.key_file, json_str(j, "key_file"), sizeof(ep.key_file));
-	ag_strlcpy(ep.base, json_str(api, "aiplatform"), sizeof(ep.base));
-	ag_strlcpy(ep.endpoint, json_str(j, "online_endpoint"), sizeof(ep.endpoint));
+	int rc = fc_endpoint_start(&ep.fx, "fc-net", NULL);
+	if (rc <= 0)
+		return rc; /* 0: no Python, the tests skip */
+	const cJSON *j = ep.fx.info;
+	ag_strlcpy(ep.endpoint, fc_json_str(j, "online_endpoint"), sizeof(ep.endpoint));
 	snprintf(ep.gemini, sizeof(ep.gemini), "projects/%s/locations/%s/publishers/google/models/%s",
-		 json_str(j, "project"), json_str(j, "location"), json_str(j, "gemini_model"));
-	cJSON_Delete(j);
-	if (!ep.ca[0] || !ep.key_file[0] || !ep.base[0] || !ep.endpoint[0])
-		return -1;
-
-	struct net_http_config hc;
-	net_http_config_defaults(&hc);
-	hc.ca_file = ep.ca;
-	if (net_http_create(&hc, &ep.ctl) < 0)
+		 fc_json_str(j, "project"), fc_json_str(j, "location"), fc_json_str(j, "gemini_model"));
+	if (!ep.endpoint[0])
 		return -1;
 
 	/* a small red JPEG */
@@ -1174,44 +1094,19 @@ static int endpoint_setup(void **state)
 static int endpoint_teardown(void **state)
 {
 	(void)state;
-	net_http_destroy(ep.ctl);
 	tjFree(ep.jpeg);
-	if (ep.pid > 0) {
-		kill(ep.pid, SIGTERM);
-		int st;
-		waitpid(ep.pid, &st, 0);
-	}
-	if (ep.out_fd >= 0)
-		close(ep.out_fd);
-	if (ep.dir[0]) {
-		char cmd[128];
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", ep.dir);
-		if (system(cmd) != 0)
-			return -1;
-	}
-	return 0;
+	return fc_endpoint_stop(&ep.fx);
 }
 
 /* A /_control request; returns the HTTP status. */
 static long control(const char *method, const char *what, const char *json)
 {
-	char url[512];
-	snprintf(url, sizeof(url), "%s/_control/%s", ep.base, what);
-	struct net_part part = { json ? json : "", json ? strlen(json) : 0, false };
-	struct net_request rq = {
-		.method = method, .url = url, .content_type = json ? "application/json" : NULL,
-		.parts = json ? &part : NULL, .nparts = json ? 1 : 0,
-	};
-	struct net_response rs;
-	assert_int_equal(net_http_do(ep.ctl, &rq, &rs), 0);
-	return rs.status;
+	return fc_endpoint_control(&ep.fx, method, what, json);
 }
 
 static void faults(const char *json)
 {
-	assert_int_equal(control("DELETE", "faults", NULL), 200);
-	if (json)
-		assert_int_equal(control("POST", "faults", json), 200);
+	fc_endpoint_faults(&ep.fx, json);
 }
 
 static struct net_http *new_http(const char *ca, const atomic_bool *abort_flag)
@@ -1228,7 +1123,7 @@ static struct net_http *new_http(const char *ca, const atomic_bool *abort_flag)
 
 static struct net_auth *new_auth(void)
 {
-	struct net_auth_config ac = { .type = NET_AUTH_SERVICE_ACCOUNT, .key_file = ep.key_file };
+	struct net_auth_config ac = { .type = NET_AUTH_SERVICE_ACCOUNT, .key_file = ep.fx.key_file };
 	struct net_auth *a = NULL;
 	char why[256];
 	if (net_auth_create(&ac, &a, why, sizeof(why)) != 0)
@@ -1250,7 +1145,7 @@ static void test_http_auth_and_predict(void **state)
 {
 	(void)state;
 	NEED_ENDPOINT();
-	struct net_http *h = new_http(ep.ca, NULL);
+	struct net_http *h = new_http(ep.fx.ca, NULL);
 	struct net_auth *a = new_auth();
 	struct net_outcome oc;
 	char hdr[2100];
@@ -1264,7 +1159,7 @@ static void test_http_auth_and_predict(void **state)
 	assert_int_equal(net_auth_token_fetches(a), 1); /* cached */
 	assert_string_equal(hdr, again);
 
-	struct net_client cl = { .http = h, .auth = a, .aiplatform = ep.base };
+	struct net_client cl = { .http = h, .auth = a, .aiplatform = ep.fx.base };
 	struct net_predict_config pc;
 	predict_cfg(&pc);
 	struct net_prediction p;
@@ -1328,9 +1223,9 @@ static void test_http_connection_reuse(void **state)
 {
 	(void)state;
 	NEED_ENDPOINT();
-	struct net_http *h = new_http(ep.ca, NULL);
+	struct net_http *h = new_http(ep.fx.ca, NULL);
 	struct net_auth *a = new_auth();
-	struct net_client cl = { .http = h, .auth = a, .aiplatform = ep.base };
+	struct net_client cl = { .http = h, .auth = a, .aiplatform = ep.fx.base };
 	struct net_predict_config pc;
 	predict_cfg(&pc);
 	for (int i = 0; i < 5; i++) {
@@ -1354,14 +1249,14 @@ static void test_http_wrong_ca(void **state)
 	if (!have_openssl())
 		skip();
 	char other[128], cmd[512];
-	snprintf(other, sizeof(other), "%s/other-ca.pem", ep.dir);
+	snprintf(other, sizeof(other), "%s/other-ca.pem", ep.fx.dir);
 	snprintf(cmd, sizeof(cmd),
 		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=other "
-		 "-keyout '%s/other-ca.key' -out '%s' >/dev/null 2>&1", ep.dir, other);
+		 "-keyout '%s/other-ca.key' -out '%s' >/dev/null 2>&1", ep.fx.dir, other);
 	assert_int_equal(system(cmd), 0);
 	struct net_http *h = new_http(other, NULL);
 	char url[512];
-	snprintf(url, sizeof(url), "%s/v1/%s:predict", ep.base, ep.endpoint);
+	snprintf(url, sizeof(url), "%s/v1/%s:predict", ep.fx.base, ep.endpoint);
 	struct net_request rq = { .method = "GET", .url = url };
 	struct net_response rs;
 	assert_int_equal(net_http_do(h, &rq, &rs), AG_ENET);
@@ -1373,7 +1268,7 @@ static void test_http_wrong_ca(void **state)
 	net_http_destroy(h);
 
 	/* the right CA on the same kind of request: a reply (401, no token) */
-	h = new_http(ep.ca, NULL);
+	h = new_http(ep.fx.ca, NULL);
 	assert_int_equal(net_http_do(h, &rq, &rs), 0);
 	assert_int_equal(rs.status, 401);
 	net_http_destroy(h);
@@ -1383,9 +1278,9 @@ static void test_http_faults(void **state)
 {
 	(void)state;
 	NEED_ENDPOINT();
-	struct net_http *h = new_http(ep.ca, NULL);
+	struct net_http *h = new_http(ep.fx.ca, NULL);
 	struct net_auth *a = new_auth();
-	struct net_client cl = { .http = h, .auth = a, .aiplatform = ep.base };
+	struct net_client cl = { .http = h, .auth = a, .aiplatform = ep.fx.base };
 	struct net_predict_config pc;
 	predict_cfg(&pc);
 	struct net_prediction p;
@@ -1446,12 +1341,12 @@ static void test_http_faults(void **state)
 	/* a reply over max_response */
 	struct net_http_config hc;
 	net_http_config_defaults(&hc);
-	hc.ca_file = ep.ca;
+	hc.ca_file = ep.fx.ca;
 	hc.max_response = 64;
 	struct net_http *small = NULL;
 	assert_int_equal(net_http_create(&hc, &small), 0);
 	char url[512];
-	snprintf(url, sizeof(url), "%s/v1/%s:predict", ep.base, ep.endpoint);
+	snprintf(url, sizeof(url), "%s/v1/%s:predict", ep.fx.base, ep.endpoint);
 	struct net_request rq = { .method = "GET", .url = url };
 	struct net_response rs;
 	assert_int_equal(net_http_do(small, &rq, &rs), AG_ETOOBIG);
@@ -1480,9 +1375,9 @@ static void test_http_abort(void **state)
 	(void)state;
 	NEED_ENDPOINT();
 	atomic_bool stop = false;
-	struct net_http *h = new_http(ep.ca, &stop);
+	struct net_http *h = new_http(ep.fx.ca, &stop);
 	struct net_auth *a = new_auth();
-	struct net_client cl = { .http = h, .auth = a, .aiplatform = ep.base };
+	struct net_client cl = { .http = h, .auth = a, .aiplatform = ep.fx.base };
 	struct net_predict_config pc;
 	predict_cfg(&pc);
 	struct net_prediction p;
@@ -1506,7 +1401,7 @@ static void test_http_abort(void **state)
 
 	/* already raised: nothing goes out */
 	char url[512];
-	snprintf(url, sizeof(url), "%s/v1/%s:predict", ep.base, ep.endpoint);
+	snprintf(url, sizeof(url), "%s/v1/%s:predict", ep.fx.base, ep.endpoint);
 	struct net_request rq = { .method = "GET", .url = url };
 	struct net_response rs;
 	assert_int_equal(net_http_do(h, &rq, &rs), AG_ECANCELED);

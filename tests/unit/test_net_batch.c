@@ -25,6 +25,7 @@
 #include <turbojpeg.h>
 
 #include "ag.h"
+#include "endpoint_fixture.h"
 #include "net.h"
 
 /* ---- offline ------------------------------------------------------------ */
@@ -401,12 +402,9 @@ static void test_job_and_operation_parse(void **state)
 
 static struct {
 	bool up;
-	pid_t pid;
-	int out_fd;
-	char dir[64];
-	char ca[512], key_file[512], base[128], bucket[128], parent[256];
+	struct fc_endpoint fx;
+	char bucket[128], parent[256];
 	char automl_model[256], gemini_model[256];
-	struct net_http *ctl;
 	struct net_http *http;
 	struct net_auth *auth;
 	struct net_client cl;
@@ -414,109 +412,37 @@ static struct {
 
 #define NEED_ENDPOINT() do { if (!ep.up) skip(); } while (0)
 
-static const char *json_str(cJSON *o, const char *k)
-{
-	cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-static bool read_line(int fd, char *buf, size_t cap, int ms)
-{
-	size_t n = 0;
-	uint64_t end = ag_now_ms() + (uint64_t)ms;
-	while (n + 1 < cap) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		uint64_t now = ag_now_ms();
-		if (now >= end || poll(&pfd, 1, (int)(end - now)) <= 0)
-			return false;
-		if (read(fd, buf + n, 1) <= 0)
-			return false;
-		if (buf[n] == '\n') {
-			buf[n] = '\0';
-			return true;
-		}
-		n++;
-	}
-	return false;
-}
-
 static int endpoint_setup(void **state)
 {
 	(void)state;
 	memset(&ep, 0, sizeof(ep));
-	ep.pid = -1;
-	ep.out_fd = -1;
-	const char *py = getenv("FIELDCAM_PYTHON3");
-	const char *src = getenv("FIELDCAM_SOURCE_DIR");
-	char cmd[1024];
-	if (!py || !py[0] || !src || access(py, X_OK) != 0)
-		return 0; /* no Python: the tests skip */
-	snprintf(cmd, sizeof(cmd), "'%s' -c 'import cryptography, PIL' >/dev/null 2>&1", py);
-	if (system(cmd) != 0)
-		return 0; /* no python3-cryptography or python3-pil: skip */
-	char script[512];
-	snprintf(script, sizeof(script), "%s/tests/endpoint/refendpoint.py", src);
-	snprintf(ep.dir, sizeof(ep.dir), "/tmp/fc-netb-XXXXXX");
-	if (!mkdtemp(ep.dir))
-		return -1;
-	int pfd[2];
-	if (pipe(pfd) < 0)
-		return -1;
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		dup2(pfd[1], 1);
-		close(pfd[0]);
-		close(pfd[1]);
-		execl(py, py, script, "--state-dir", ep.dir, "--port", "0", "--job-duration", "1", "--page-size", "3",
-		      (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	ep.pid = pid;
-	ep.out_fd = pfd[0];
-	char line[1024];
-	if (!read_line(ep.out_fd, line, sizeof(line), 30000) || strncmp(line, "ready port=", 11) != 0) {
-		fprintf(stderr, "refendpoint did not start\n");
-		return -1;
-	}
-	char path[512], *text = NULL;
-	snprintf(path, sizeof(path), "%s/endpoint.json", ep.dir);
-	size_t len = 0;
-	if (ag_file_read(path, 1 << 20, &text, &len) < 0)
-		return -1;
-	cJSON *j = cJSON_ParseWithLength(text, len);
-	free(text);
-	cJSON *api = cJSON_GetObjectItemCaseSensitive(j, "api");
-	ag_strlcpy(ep.ca, json_str(j, "ca_cert"), sizeof(ep.ca));
-	ag_strlcpy(ep.key_file, json_str(j, "key_file"), sizeof(ep.key_file));
-	ag_strlcpy(ep.base, json_str(api, "aiplatform"), sizeof(ep.base));
-	ag_strlcpy(ep.bucket, json_str(j, "bucket"), sizeof(ep.bucket));
-	ag_strlcpy(ep.automl_model, json_str(j, "batch_model"), sizeof(ep.automl_model));
-	ag_strlcpy(ep.gemini_model, json_str(j, "gemini_batch_model"), sizeof(ep.gemini_model));
-	snprintf(ep.parent, sizeof(ep.parent), "projects/%s/locations/%s", json_str(j, "project"),
-		 json_str(j, "location"));
-	bool storage_same = strcmp(json_str(api, "storage"), ep.base) == 0;
-	cJSON_Delete(j);
-	if (!ep.ca[0] || !ep.base[0] || !ep.bucket[0] || !ep.automl_model[0] || !storage_same)
+	static const char *const extra[] = { "--job-duration", "1", "--page-size", "3", NULL };
+	int rc = fc_endpoint_start(&ep.fx, "fc-netb", extra);
+	if (rc <= 0)
+		return rc; /* 0: no Python, the tests skip */
+	const cJSON *j = ep.fx.info;
+	ag_strlcpy(ep.bucket, fc_json_str(j, "bucket"), sizeof(ep.bucket));
+	ag_strlcpy(ep.automl_model, fc_json_str(j, "batch_model"), sizeof(ep.automl_model));
+	ag_strlcpy(ep.gemini_model, fc_json_str(j, "gemini_batch_model"), sizeof(ep.gemini_model));
+	snprintf(ep.parent, sizeof(ep.parent), "projects/%s/locations/%s", fc_json_str(j, "project"),
+		 fc_json_str(j, "location"));
+	bool storage_same = strcmp(fc_json_str(cJSON_GetObjectItemCaseSensitive(j, "api"), "storage"), ep.fx.base) == 0;
+	if (!ep.bucket[0] || !ep.automl_model[0] || !storage_same)
 		return -1;
 
 	struct net_http_config hc;
 	net_http_config_defaults(&hc);
-	hc.ca_file = ep.ca;
-	if (net_http_create(&hc, &ep.ctl) < 0)
-		return -1;
+	hc.ca_file = ep.fx.ca;
 	hc.timeout_ms = 15000;
 	if (net_http_create(&hc, &ep.http) < 0)
 		return -1;
-	struct net_auth_config ac = { .type = NET_AUTH_SERVICE_ACCOUNT, .key_file = ep.key_file };
+	struct net_auth_config ac = { .type = NET_AUTH_SERVICE_ACCOUNT, .key_file = ep.fx.key_file };
 	char why[256];
 	if (net_auth_create(&ac, &ep.auth, why, sizeof(why)) != 0) {
 		fprintf(stderr, "auth: %s\n", why);
 		return -1;
 	}
-	ep.cl = (struct net_client){ .http = ep.http, .auth = ep.auth, .aiplatform = ep.base, .storage = ep.base };
+	ep.cl = (struct net_client){ .http = ep.http, .auth = ep.auth, .aiplatform = ep.fx.base, .storage = ep.fx.base };
 	ep.up = true;
 	return 0;
 }
@@ -526,42 +452,12 @@ static int endpoint_teardown(void **state)
 	(void)state;
 	net_auth_destroy(ep.auth);
 	net_http_destroy(ep.http);
-	net_http_destroy(ep.ctl);
-	if (ep.pid > 0) {
-		kill(ep.pid, SIGTERM);
-		int st;
-		waitpid(ep.pid, &st, 0);
-	}
-	if (ep.out_fd >= 0)
-		close(ep.out_fd);
-	if (ep.dir[0]) {
-		char cmd[128];
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", ep.dir);
-		if (system(cmd) != 0)
-			return -1;
-	}
-	return 0;
-}
-
-static long control(const char *method, const char *what, const char *json)
-{
-	char url[512];
-	snprintf(url, sizeof(url), "%s/_control/%s", ep.base, what);
-	struct net_part part = { json ? json : "", json ? strlen(json) : 0, false };
-	struct net_request rq = {
-		.method = method, .url = url, .content_type = json ? "application/json" : NULL,
-		.parts = json ? &part : NULL, .nparts = json ? 1 : 0,
-	};
-	struct net_response rs;
-	assert_int_equal(net_http_do(ep.ctl, &rq, &rs), 0);
-	return rs.status;
+	return fc_endpoint_stop(&ep.fx);
 }
 
 static void faults(const char *json)
 {
-	assert_int_equal(control("DELETE", "faults", NULL), 200);
-	if (json)
-		assert_int_equal(control("POST", "faults", json), 200);
+	fc_endpoint_faults(&ep.fx, json);
 }
 
 /* Requests of a route in the endpoint's log (written after each reply). */
@@ -569,7 +465,7 @@ static int log_count(const char *route, long *bytes)
 {
 	char path[512], *text = NULL;
 	size_t len = 0;
-	snprintf(path, sizeof(path), "%s/requests.jsonl", ep.dir);
+	snprintf(path, sizeof(path), "%s/requests.jsonl", ep.fx.dir);
 	if (ag_file_read(path, 64 << 20, &text, &len) < 0)
 		return 0;
 	int n = 0;
@@ -577,7 +473,7 @@ static int log_count(const char *route, long *bytes)
 		*bytes = 0;
 	for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		cJSON *j = cJSON_Parse(l);
-		if (strcmp(json_str(j, "route"), route) == 0) {
+		if (strcmp(fc_json_str(j, "route"), route) == 0) {
 			n++;
 			cJSON *b = cJSON_GetObjectItemCaseSensitive(j, "body_bytes");
 			if (bytes && cJSON_IsNumber(b))
@@ -771,7 +667,7 @@ static void test_resumable(void **state)
 	const char *name1 = "fc/batches/big-0001b.jsonl";
 	struct net_http_config hc;
 	net_http_config_defaults(&hc);
-	hc.ca_file = ep.ca;
+	hc.ca_file = ep.fx.ca;
 	hc.timeout_ms = 1000;
 	struct net_http *quick = NULL;
 	assert_int_equal(net_http_create(&hc, &quick), 0);
@@ -842,7 +738,7 @@ static void test_resumable(void **state)
 	/* a dead session (404): a new one in the same attempt */
 	const char *name3 = "fc/batches/big-0003.jsonl";
 	char dead[512];
-	snprintf(dead, sizeof(dead), "%s/upload/storage/v1/b/%s/o?uploadType=resumable&upload_id=gone", ep.base,
+	snprintf(dead, sizeof(dead), "%s/upload/storage/v1/b/%s/o?uploadType=resumable&upload_id=gone", ep.fx.base,
 		 ep.bucket);
 	assert_int_equal(net_gcs_resumable_init(&u, ep.bucket, name3, "application/jsonl", total, crc, dead), 0);
 	assert_int_equal(net_gcs_resumable_send(&ep.cl, &u, data, &o, &already, &oc), 0);
