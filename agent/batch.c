@@ -202,18 +202,10 @@ static void batch_cut(struct batch *b, size_t n)
 	if (n >= b->n)
 		return;
 	b->n = n;
-	if (index_rebuild(b, b->index_cap) < 0) { /* cannot fail at the same size, but: */
-		free(b->index);
-		b->index = NULL;
-		b->index_cap = 0;
-		size_t keep = b->n;
-		b->n = 0;
-		for (size_t k = 0; k < keep; k++) {
-			struct item x = b->items[k];
-			if (batch_add(b, &x) < 0)
-				break;
-		}
-	}
+	/* the index again in place, of the first n: no allocation, nothing to fail */
+	memset(b->index, 0, b->index_cap * sizeof(*b->index));
+	for (size_t k = 0; k < b->n; k++)
+		b->index[index_slot(b, b->items[k].id)] = (uint32_t)(k + 1);
 }
 
 static cJSON *item_json(const struct item *x)
