@@ -412,8 +412,9 @@ int64_t net_parse_retry_after(const char *v, time_t now)
 	if (sscanf(v, "%3[A-Za-z], %d %3s %d %d:%d:%d %3s", wd, &d, mon, &y, &hh, &mm, &ss, zone) != 8 ||
 	    strlen(wd) != 3 || strcmp(zone, "GMT") != 0)
 		return -1;
-	const char *m = strstr(mons, mon);
-	if (!m || (m - mons) % 3 || d < 1 || d > 31 || y < 1970 || hh > 23 || mm > 59 || ss > 60)
+	const char *m = strlen(mon) == 3 ? strstr(mons, mon) : NULL;
+	if (!m || (m - mons) % 3 || d < 1 || d > 31 || y < 1970 || y > 9999 || hh < 0 || hh > 23 ||
+	    mm < 0 || mm > 59 || ss < 0 || ss > 60)
 		return -1;
 	struct tm tm = { 0 };
 	tm.tm_mday = d;
@@ -425,7 +426,12 @@ int64_t net_parse_retry_after(const char *v, time_t now)
 	time_t t = timegm(&tm);
 	if (t == (time_t)-1)
 		return -1;
-	return t <= now ? 0 : (int64_t)(t - now) * 1000;
+	if (t <= now)
+		return 0;
+	/* the same bound as delay-seconds: a year ahead is a broken clock */
+	if ((uint64_t)(t - now) > 86400ull * 365)
+		return -1;
+	return (int64_t)(t - now) * 1000;
 }
 
 int net_url_escape(const char *s, char *out, size_t cap)

@@ -620,6 +620,9 @@ static void test_retry_after(void **state)
 		"", "soon", "-1", "1.5", "12abc", "0x10", "Sun, 06 Foo 1994 08:49:37 GMT",
 		"Sun, 06 Nov 1994 08:49:37 PST", "Sun, 32 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 25:49:37 GMT",
 		"Sun, 06 Nov 1994", "99999999999999999999999",
+		/* found by fuzz_vertex: a far year overflowed the ms product */
+		"Sun, 06 Nov 2147483647 08:49:37 GMT", "Sun, 06 Nov 1996 08:49:37 GMT",
+		"Sun, 06 No 1994 08:49:37 GMT", "Sun, 06 Nov 1994 -1:49:37 GMT", "Sun, 06 Nov 1994 08:-9:37 GMT",
 	};
 	for (size_t i = 0; i < AG_NELEM(bad); i++)
 		if (net_parse_retry_after(bad[i], now) != -1)
