@@ -166,7 +166,9 @@ enum net_verdict net_classify_status(long status);
 
 /*
  * Fill oc from a finished exchange that was not a success: transport
- * errors retry; HTTP errors by net_classify_status() with the server's
+ * errors retry; HTTP errors by net_classify_status(), except that a 400
+ * saying FAILED_PRECONDITION or naming the API key (ErrorInfo reason
+ * API_KEY_*) is NET_FAIL, not the payload's fault; with the server's
  * message (Google's error envelope, Cloud Storage's, OAuth's, or the
  * first line of a plain body), prefixed with what (e.g. "predict").
  */

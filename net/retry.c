@@ -71,18 +71,15 @@ static void one_line(char *out, size_t cap, const char *s, size_t len)
 	out[n] = '\0';
 }
 
-/* The server's own words from an error body: Google's {"error":{"status",
- * "message"}}, Cloud Storage's {"error":{"code","message"}}, OAuth's
- * {"error":"invalid_grant","error_description"}, a one-element array of
- * the first (OpenAI-compatible routes), or the start of a text body. */
-static void server_message(const char *body, size_t len, char *out, size_t cap)
+/* The server's own words from an error body j (parsed, or NULL): Google's
+ * {"error":{"status","message"}}, Cloud Storage's {"error":{"code",
+ * "message"}}, OAuth's {"error":"invalid_grant","error_description"}, a
+ * one-element array of the first (OpenAI-compatible routes), or the start
+ * of a text body. */
+static void server_message(const cJSON *j, const char *body, size_t len, char *out, size_t cap)
 {
 	out[0] = '\0';
-	cJSON *j = cJSON_ParseWithLength(body, len);
-	cJSON *o = j;
-	if (cJSON_IsArray(o) && cJSON_GetArraySize(o) == 1)
-		o = cJSON_GetArrayItem(o, 0);
-	cJSON *err = cJSON_GetObjectItemCaseSensitive(o, "error");
+	const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
 	if (cJSON_IsObject(err)) {
 		cJSON *st = cJSON_GetObjectItemCaseSensitive(err, "status");
 		cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "message");
@@ -92,25 +89,23 @@ static void server_message(const char *body, size_t len, char *out, size_t cap)
 			 cJSON_IsString(msg) ? msg->valuestring : "");
 		one_line(out, cap, tmp, strlen(tmp));
 	} else if (cJSON_IsString(err)) {
-		cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "error_description");
+		cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "error_description");
 		char tmp[512];
 		snprintf(tmp, sizeof(tmp), "%s%s%s", err->valuestring, cJSON_IsString(d) ? ": " : "",
 			 cJSON_IsString(d) ? d->valuestring : "");
 		one_line(out, cap, tmp, strlen(tmp));
 	}
-	cJSON_Delete(j);
 	if (!out[0] && len)
 		one_line(out, cap < 160 ? cap : 160, body, len);
 }
 
 /* Google's RetryInfo.retryDelay ("1.5s") inside error.details, in ms; -1 none. */
-static int64_t retry_info(const char *body, size_t len)
+static int64_t retry_info(const cJSON *j)
 {
 	int64_t ms = -1;
-	cJSON *j = cJSON_ParseWithLength(body, len);
-	cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
-	cJSON *details = cJSON_GetObjectItemCaseSensitive(err, "details");
-	cJSON *d;
+	const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
+	const cJSON *details = cJSON_GetObjectItemCaseSensitive(err, "details");
+	const cJSON *d;
 	cJSON_ArrayForEach(d, details) {
 		cJSON *t = cJSON_GetObjectItemCaseSensitive(d, "@type");
 		cJSON *delay = cJSON_GetObjectItemCaseSensitive(d, "retryDelay");
@@ -121,8 +116,32 @@ static int64_t retry_info(const char *body, size_t len)
 				ms = (int64_t)(s * 1000);
 		}
 	}
-	cJSON_Delete(j);
 	return ms;
+}
+
+/*
+ * A 400 that is not the payload's fault (vertex-api.md 0.3): the status
+ * FAILED_PRECONDITION (the resource is not ready for this request), or a
+ * google.rpc.ErrorInfo whose reason names the API key (API_KEY_INVALID
+ * and its kin: Google answers a bad or expired key with 400
+ * INVALID_ARGUMENT). Setting those records aside would empty the spool
+ * into rejected/ for a configuration error.
+ */
+static bool config_fault(const cJSON *j)
+{
+	const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(err, "status");
+	if (cJSON_IsString(st) && strcmp(st->valuestring, "FAILED_PRECONDITION") == 0)
+		return true;
+	const cJSON *d;
+	cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(err, "details")) {
+		cJSON *t = cJSON_GetObjectItemCaseSensitive(d, "@type");
+		cJSON *reason = cJSON_GetObjectItemCaseSensitive(d, "reason");
+		if (cJSON_IsString(t) && strstr(t->valuestring, "google.rpc.ErrorInfo") && cJSON_IsString(reason) &&
+		    strncmp(reason->valuestring, "API_KEY_", 8) == 0)
+			return true;
+	}
+	return false;
 }
 
 void net_outcome_from_reply(struct net_outcome *oc, const char *what, int rc, const struct net_response *rs)
@@ -132,14 +151,21 @@ void net_outcome_from_reply(struct net_outcome *oc, const char *what, int rc, co
 		net_outcome_set(oc, v, 0, "%s: %s", what, rs->error[0] ? rs->error : ag_strerror(rc));
 		return;
 	}
+	cJSON *root = rs->len ? cJSON_ParseWithLength(rs->body, rs->len) : NULL;
+	const cJSON *j = root;
+	if (cJSON_IsArray(j) && cJSON_GetArraySize(j) == 1)
+		j = cJSON_GetArrayItem(j, 0);
 	char msg[200];
-	server_message(rs->body, rs->len, msg, sizeof(msg));
-	net_outcome_set(oc, net_classify_status(rs->status), rs->status, "%s: HTTP %ld%s%s", what, rs->status,
-			msg[0] ? ": " : "", msg);
+	server_message(j, rs->body, rs->len, msg, sizeof(msg));
+	enum net_verdict v = net_classify_status(rs->status);
+	if (v == NET_REJECT && rs->status == 400 && config_fault(j))
+		v = NET_FAIL;
+	net_outcome_set(oc, v, rs->status, "%s: HTTP %ld%s%s", what, rs->status, msg[0] ? ": " : "", msg);
 	oc->retry_after_ms = rs->retry_after_ms;
 	if (oc->retry_after_ms < 0 && rs->status >= 400)
-		oc->retry_after_ms = retry_info(rs->body, rs->len);
+		oc->retry_after_ms = retry_info(j);
 	oc->slow_down = rs->status == 429;
+	cJSON_Delete(root);
 }
 
 /* ---- backoff ------------------------------------------------------------ */
