@@ -116,9 +116,10 @@ def b64decode_strict(s, urlsafe=False):
 # ---------------------------------------------------------------- errors
 class ApiError(Exception):
     def __init__(self, code, message, shape="vertex", reason=None, field=None, headers=None,
-                 location=None):
+                 location=None, metadata=None):
         self.code, self.message, self.shape = code, message, shape
         self.reason, self.field, self.headers, self.location = reason, field, headers or {}, location
+        self.metadata = metadata
 
     def body(self):
         if self.shape == "oauth":
@@ -136,8 +137,11 @@ class ApiError(Exception):
             det.append({"@type": "type.googleapis.com/google.rpc.BadRequest",
                         "fieldViolations": [{"field": self.field or "", "description": self.message}]})
         if self.reason:
-            det.append({"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": self.reason,
-                        "domain": "googleapis.com"})
+            info = {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": self.reason,
+                    "domain": "googleapis.com"}
+            if self.metadata:
+                info["metadata"] = self.metadata
+            det.append(info)
         if det:
             err["details"] = det
         return {"error": err}
@@ -236,6 +240,8 @@ class State:
         self.dir = args.state_dir
         self.lock = threading.RLock()
         self.tokens = {}          # token -> expiry epoch
+        # express mode's one API key: "AIza" and 35 more, as Google's keys look
+        self.api_key = "AIza" + secrets.token_urlsafe(27)[:35]
         self.revoked = set()
         self.faults = []          # rules
         self.sessions = {}        # upload_id -> dict
@@ -452,7 +458,8 @@ class Handler(BaseHTTPRequestHandler):
         self._status = None
         self._fault_action = {}
         rec = {"time": now_rfc3339(), "method": method, "path": raw_path,
-               "query": urllib.parse.parse_qs(url.query, keep_blank_values=True),
+               "query": {k: (["<redacted>"] if k == "key" else v)
+                         for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True).items()},
                "headers": {k: ("<redacted>" if k.lower() in ("authorization", "cookie") else v)
                            for k, v in self.headers.items()},
                "tls": isinstance(self.connection, ssl.SSLSocket)}
@@ -601,9 +608,18 @@ class Handler(BaseHTTPRequestHandler):
         if route.startswith(("upload", "object")):
             self.require_auth("storage")
             return self.storage(method, route, path, q1, body, rec)
+        key = q1.get("key")
+        em = re.fullmatch(r"/v1(?:beta1)?/(publishers/.+)", path)
+        if em:
+            return self.express(method, route, em.group(1), key, body, rec)
         m = re.fullmatch(r"/v1(?:beta1)?/projects/([^/]+)/locations/([^/]+)/(.+)", path)
         if not m:
             raise ApiError(404, "The requested URL %s was not found on this server." % path)
+        if key is not None:
+            raise ApiError(401, "API keys are not supported by this API. Expected OAuth2 access token or other "
+                           "authentication credentials that assert a principal. See "
+                           "https://cloud.google.com/docs/authentication", reason="CREDENTIALS_MISSING",
+                           metadata={"service": "aiplatform.googleapis.com", "method": route})
         self.require_auth("vertex")
         project, location, rest = m.groups()
         if project not in (PROJECT_ID, PROJECT_NUMBER):
@@ -623,6 +639,23 @@ class Handler(BaseHTTPRequestHandler):
         if route.startswith("dataset") or route == "operation_get":
             return self.datasets(method, route, location, rest, body)
         raise ApiError(404, "The requested URL %s was not found on this server." % path)
+
+    # -- Vertex AI express mode (vertex-api.md 7.2): the global host, no project
+    # or location, generateContent on a Google model, ?key= and nothing else
+    def express(self, method, route, rest, key, body, rec):
+        rec["auth"] = "api_key" if key is not None else rec.get("auth")
+        if key is None:
+            if not self.headers.get("Authorization"):
+                raise ApiError(401, "Request is missing required authentication credential. Expected OAuth 2 "
+                               "access token, API key or other valid authentication credential.",
+                               reason="CREDENTIALS_MISSING")
+            raise ApiError(404, "The requested URL /v1/%s was not found on this server." % rest)
+        if key != self.st.api_key:
+            raise ApiError(400, "API key not valid. Please pass a valid API key.", reason="API_KEY_INVALID",
+                           metadata={"service": "aiplatform.googleapis.com"})
+        if route != "generateContent" or method != "POST":
+            raise ApiError(404, "The requested URL /v1/%s was not found on this server." % rest)
+        return self.generate(rest, body, rec)
 
     # -- control (loopback, no auth)
     def control(self, method, path, body):
@@ -1503,7 +1536,7 @@ def main(argv=None):
            "location": LOCATION,
            "api": {"aiplatform": base, "storage": base, "oauth_token_uri": token_uri},
            "online_endpoint": "projects/%s/locations/%s/endpoints/%s" % (PROJECT_ID, LOCATION, ENDPOINT_ID),
-           "gemini_model": "gemini-2.5-flash",
+           "gemini_model": "gemini-2.5-flash", "api_key": st.api_key,
            "batch_model": "projects/%s/locations/%s/models/%s" % (PROJECT_ID, LOCATION, MODEL_ID),
            "gemini_batch_model": "publishers/google/models/gemini-2.5-flash",
            "bucket": BUCKET, "labels": sorted(LABELS), "token_lifetime": args.token_lifetime,

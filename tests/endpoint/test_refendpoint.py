@@ -394,6 +394,35 @@ class GeminiTests(Base):
         self.assertIn("contents[0].parts[0].inline_data.data", resp[1]["error"]["message"])
         self.vertex_err(self.r("POST", V + "/publishers/google/models/nope:generateContent", cases[0]), 404, "NOT_FOUND")
 
+    def test_express_mode(self):
+        """API key on the global path, no project or location; Google's answers to a bad key."""
+        key = EP.info["api_key"]
+        self.assertTrue(key.startswith("AIza") and len(key) == 39)
+        b = self.body([self.inline(jpeg((10, 220, 10))), {"text": "Classify."}])
+        xp = "/v1/publishers/google/models/gemini-2.5-flash:generateContent"
+        s, j, _, _ = EP.req("POST", xp + "?key=" + key, b, token=None)
+        self.assertEqual(s, 200, j)
+        self.assertIn('"green"', j["candidates"][0]["content"]["parts"][0]["text"])
+        rec = EP.log()[-1]
+        self.assertEqual((rec["auth"], rec["query"]["key"]), ("api_key", ["<redacted>"]))
+        with open(EP.info["requests_log"]) as f:
+            self.assertNotIn(key, f.read())
+        resp = EP.req("POST", xp + "?key=AIzaNotTheKey", b, token=None)
+        self.vertex_err(resp, 400, "INVALID_ARGUMENT")
+        self.assertEqual(resp[1]["error"]["message"], "API key not valid. Please pass a valid API key.")
+        info = [d for d in resp[1]["error"]["details"] if d["@type"].endswith("google.rpc.ErrorInfo")]
+        self.assertEqual(info[0]["reason"], "API_KEY_INVALID")
+        self.vertex_err(EP.req("POST", xp, b, token=None), 401, "UNAUTHENTICATED")
+        self.vertex_err(self.r("POST", xp, b), 404, "NOT_FOUND")
+        self.vertex_err(EP.req("POST", "/v1/publishers/google/models/nope:generateContent?key=" + key, b,
+                               token=None), 404, "NOT_FOUND")
+        self.vertex_err(EP.req("POST", "/v1/publishers/google/models/gemini-2.5-flash:predict?key=" + key, b,
+                               token=None), 404, "NOT_FOUND")
+        # keys are for express mode only: the regional routes want a token
+        resp = EP.req("POST", GEN + "?key=" + key, b, token=None)
+        self.vertex_err(resp, 401, "UNAUTHENTICATED")
+        self.assertIn("API keys are not supported", resp[1]["error"]["message"])
+
     def test_scripted(self):
         b = self.body([self.inline(jpeg((10, 220, 10)))])
         EP.control("POST", "faults", [{"route": "generateContent", "nth": 1, "status": 429},

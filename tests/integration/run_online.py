@@ -452,6 +452,50 @@ def t_token_file(agent, ep, work):
     return log + log2, tok
 
 
+def t_api_key(agent, ep):
+    """auth.type api_key (Vertex AI express mode): the global path with ?key= and no token. A key
+    the endpoint refuses (400 API_KEY_INVALID) keeps every record, none goes to rejected/; with the
+    right key the backlog is delivered, each image once."""
+    gem = {"kind": "gemini", "labels": ["red", "green", "blue"],
+           "endpoint": "projects/%s/locations/us-central1/publishers/google/models/%s" % (
+               ep.info["project"], ep.info["gemini_model"])}
+    wrong = "AIza" + "x" * 35
+    cfg, c = agent.config("apikey", online=gem, auth={"type": "api_key", "api_key": wrong})
+    ep.reset_log()
+    p = agent.start(cfg)
+    refused = wait_for(lambda: len([r for r in ep.requests("generateContent") if r["status"] == 400]) >= 2, 20)
+    p.send_signal(signal.SIGTERM)
+    rc = p.wait(30)
+    log = open(p.logfile).read()
+    st = status(agent, cfg)
+    captured = (st.get("last_run") or {}).get("captured") or 0
+    waiting = st.get("spool", {}).get("records", 0)
+    rej = os.path.join(c["spool"]["dir"], "rejected")
+    check(refused and rc == 0, "a wrong API key: the endpoint answers 400, SIGTERM exits 0", "exit %s" % rc)
+    check(captured >= 2 and waiting == captured and not results(c) and
+          not (os.path.isdir(rej) and os.listdir(rej)),
+          "a wrong API key keeps every record in the spool (%d of %d), none rejected" % (waiting, captured),
+          json.dumps(st)[:300])
+    line = [l for l in log.splitlines() if "API key not valid" in l]
+    check(bool(line), "the log names the refused key in one line", log[-400:])
+    cfg, c = agent.config("apikey", online=gem, auth={"type": "api_key", "api_key": ep.info["api_key"]})
+    ep.reset_log()
+    rc, _, log2 = agent.run(cfg, "run", "--frames", "3")
+    res = results(c)
+    seqs = sorted(seq_of(r["id"]) for r in res)
+    check(rc == 0 and len(res) == captured + 3 and len(set(r["id"] for r in res)) == len(res) and
+          all(l["name"] in gem["labels"] for r in res for l in r["labels"]),
+          "the right key: the %d waiting images and 3 new ones delivered once each" % captured,
+          "exit %d, %d results: %s" % (rc, len(res), log2[-300:]))
+    gen = ep.requests("generateContent")
+    check(gen and all(r["path"].startswith("/v1/publishers/google/models/") and r.get("auth") == "api_key" and
+                      "Authorization" not in r["headers"] and r["status"] == 200 for r in gen) and
+          not ep.requests("token"),
+          "express mode: the global path, ?key=, no Authorization header, no token asked for",
+          str([(r["path"], r.get("auth"), r["status"]) for r in gen][:2]))
+    return log + log2
+
+
 def t_inflight(agent, ep):
     """upload.max_inflight 4 on a slow link: requests overlap, every image has one result,
     a refused one is set aside, and kill -9 with four out loses and doubles nothing."""
@@ -596,6 +640,7 @@ def main():
         lg, tok = t_token_file(agent, ep, work)
         logs.append(lg)
         logs.append(t_outage(agent, ep))
+        logs.append(t_api_key(agent, ep))
         t_idle(agent, ep)
         t_inflight(agent, ep)
         t_slow_down(agent, ep)
@@ -605,7 +650,8 @@ def main():
         key = json.load(open(ep.info["key_file"]))
         pem_body = key["private_key"].splitlines()[1]
         alllogs = "\n".join(logs)
-        leaked = [s for s in ("ya29.", "Bearer ", "assertion=", pem_body, tok) if s in alllogs]
+        leaked = [s for s in ("ya29.", "Bearer ", "assertion=", pem_body, tok, ep.info["api_key"], "x" * 35)
+                  if s in alllogs]
         check(not leaked, "no token, key or assertion in any log line", str(leaked))
     except Exception as e:  # a crash of the harness is a failure, with its reason
         import traceback
