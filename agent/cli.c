@@ -141,6 +141,35 @@ int ag_cli_need_config(const char *cmd, const char *path, int argc, char **argv)
 	return 0;
 }
 
+int ag_cli_config_only(int argc, char **argv, const char *flag, char letter, bool *on, const char **path,
+		       struct ag_config *cfg)
+{
+	const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ flag, no_argument, NULL, 1 }, /* flag NULL ends the table here */
+		{ NULL, 0, NULL, 0 },
+	};
+	char optstr[8] = ":c:";
+	if (flag && letter)
+		optstr[3] = letter;
+	*on = false;
+	*path = NULL;
+	int ch, rc;
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, optstr, opts, NULL)) != -1) {
+		if (ch == 'c')
+			*path = optarg;
+		else if (flag && (ch == 1 || (letter && ch == letter)))
+			*on = true;
+		else
+			return ag_cli_bad_option(argv[0], ch, argv);
+	}
+	if ((rc = ag_cli_need_config(argv[0], *path, argc, argv)) != 0)
+		return rc;
+	return ag_cli_load_config(*path, cfg);
+}
+
 int ag_cli_load_config(const char *path, struct ag_config *cfg)
 {
 	struct ag_cfg_report rep = { 0 };

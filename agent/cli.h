@@ -1,6 +1,7 @@
 /* The command-line front: the table of commands and shared helpers. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdio.h>
 
 /* Exit status, as in SPEC.md. */
@@ -69,6 +70,15 @@ int ag_cli_bad_option(const char *cmd, int ch, char **argv);
 int ag_cli_need_config(const char *cmd, const char *path, int argc, char **argv);
 
 struct ag_config;
+/*
+ * A command that takes -c FILE and at most one switch: --flag (flag NULL:
+ * none), also -letter when letter is not 0. Parses argv, makes
+ * ag_cli_need_config()'s checks and loads the file into cfg as
+ * ag_cli_load_config() does. Returns 0 (*on set, *path the file), or
+ * the exit status with its message printed and nothing to free.
+ */
+int ag_cli_config_only(int argc, char **argv, const char *flag, char letter, bool *on, const char **path,
+		       struct ag_config *cfg);
 /*
  * Load the config at path into cfg, printing every problem (and warning)
  * on stderr. Returns 0, or the exit status (cfg freed): AG_EXIT_USAGE for a

@@ -8,7 +8,6 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -41,27 +40,6 @@ const char ag_usage_batch_list[] =
 	"  -c, --config FILE   the configuration file (JSON)\n"
 	"  --json              a JSON array instead of text\n";
 
-static int parse(int argc, char **argv, const char **path, bool *json, bool json_ok)
-{
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int ch;
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":c:", opts, NULL)) != -1) {
-		if (ch == 'c')
-			*path = optarg;
-		else if (ch == 'j' && json_ok)
-			*json = true;
-		else
-			return ag_cli_bad_option(argv[0], ch, argv);
-	}
-	return ag_cli_need_config(argv[0], *path, argc, argv);
-}
-
 static bool daemon_running(const struct ag_config *cfg)
 {
 	char path[PATH_MAX];
@@ -80,13 +58,11 @@ static bool daemon_running(const struct ag_config *cfg)
 
 int ag_cmd_batch_flush(int argc, char **argv)
 {
-	const char *path = NULL;
-	bool json = false;
-	int rc = parse(argc, argv, &path, &json, false);
-	if (rc)
-		return rc;
+	const char *path;
+	bool unused;
 	struct ag_config cfg;
-	if ((rc = ag_cli_load_config(path, &cfg)) != 0)
+	int rc = ag_cli_config_only(argc, argv, NULL, 0, &unused, &path, &cfg);
+	if (rc != 0)
 		return rc;
 	if (cfg.upload.mode != AG_MODE_BATCH) {
 		fprintf(stderr, "fieldcam batch flush: %s: upload.mode is \"%s\", not \"batch\"\n", path,
@@ -112,13 +88,11 @@ int ag_cmd_batch_flush(int argc, char **argv)
 
 int ag_cmd_batch_list(int argc, char **argv)
 {
-	const char *path = NULL;
-	bool json = false;
-	int rc = parse(argc, argv, &path, &json, true);
-	if (rc)
-		return rc;
+	const char *path;
+	bool json;
 	struct ag_config cfg;
-	if ((rc = ag_cli_load_config(path, &cfg)) != 0)
+	int rc = ag_cli_config_only(argc, argv, "json", 0, &json, &path, &cfg);
+	if (rc != 0)
 		return rc;
 	rc = ag_batch_list_print(&cfg, json);
 	ag_config_free(&cfg);

@@ -1,5 +1,4 @@
 #define AG_LOG_TAG "config"
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -27,27 +26,11 @@ const char ag_usage_config_keys[] =
 
 int ag_cmd_config_check(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *path = NULL;
-	int quiet = 0, ch, rc;
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":c:q", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': path = optarg; break;
-		case 'q': quiet = 1; break;
-		default:
-			return ag_cli_bad_option(argv[0], ch, argv);
-		}
-	}
-	if ((rc = ag_cli_need_config(argv[0], path, argc, argv)) != 0)
-		return rc;
+	const char *path;
+	bool quiet;
 	struct ag_config cfg;
-	if ((rc = ag_cli_load_config(path, &cfg)) != 0)
+	int rc = ag_cli_config_only(argc, argv, "quiet", 'q', &quiet, &path, &cfg);
+	if (rc != 0)
 		return rc;
 	if (!quiet) {
 		char *json = ag_config_to_json(&cfg);

@@ -4,7 +4,6 @@
 #define AG_LOG_TAG "status"
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -44,27 +43,11 @@ static double num(const cJSON *o, const char *k)
 
 int ag_cmd_status(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *path = NULL;
-	int json = 0, ch, rc;
-	optind = 1;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":c:", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': path = optarg; break;
-		case 'j': json = 1; break;
-		default:
-			return ag_cli_bad_option(argv[0], ch, argv);
-		}
-	}
-	if ((rc = ag_cli_need_config(argv[0], path, argc, argv)) != 0)
-		return rc;
+	const char *path;
+	bool json;
 	struct ag_config cfg;
-	if ((rc = ag_cli_load_config(path, &cfg)) != 0)
+	int rc = ag_cli_config_only(argc, argv, "json", 0, &json, &path, &cfg);
+	if (rc != 0)
 		return rc;
 	struct stg_spool_config sc;
 	stg_spool_config_defaults(&sc);
