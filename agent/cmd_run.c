@@ -127,6 +127,10 @@ static void *capture_main(void *arg)
 	char meta[1024];
 	while (!ag_event_is_set(&r->stop)) {
 		uint64_t now = ag_now_ms();
+		/* back here by then: the wait, a grab's timeout, then the grace for
+		 * opening, encoding and the spool (a slow SD card) */
+		atomic_store(&r->capture_due_ms, (next > now ? next : now) + 2000 + 2 * c->camera.interval_ms +
+							 r->stuck_grace_ms);
 		if (next > now && ag_event_wait_ms(&r->stop, next - now))
 			break;
 		if (!src) {
@@ -277,6 +281,39 @@ static void write_status(struct ag_run *r, bool running)
 	free(json);
 }
 
+/* ---- liveness: the watchdog and a stuck capture ------------------------ */
+
+/*
+ * False while the capture thread is overdue (blocked in a driver's ioctl,
+ * an open that never returns, a disk that does not answer). Says so once
+ * when it happens and once when it moves again.
+ */
+static bool capture_alive(struct ag_run *r, uint64_t now, bool *stuck, bool watchdog)
+{
+	uint64_t due = atomic_load(&r->capture_due_ms);
+	bool late = due && now > due && !ag_event_is_set(&r->capture_done);
+	if (late && !*stuck) {
+		ag_log_err("capture: no progress for %" PRIu64 " s (blocked in the camera driver or on the disk)%s",
+			   (now - due + r->stuck_grace_ms) / 1000,
+			   watchdog ? ": the systemd watchdog is no longer told that all is well" : "");
+		ag_run_error(r, "capture: blocked (in the camera driver or on the disk)");
+	} else if (!late && *stuck) {
+		ag_log_info("capture: moving again");
+	}
+	*stuck = late;
+	return !late;
+}
+
+static void notify_status(struct ag_run *r)
+{
+	char line[320];
+	pthread_mutex_lock(&r->mu);
+	snprintf(line, sizeof(line), "STATUS=%" PRIu64 " captured, %" PRIu64 " uploaded, %" PRIu64 " rejected%s%s",
+		 r->captured, r->uploaded, r->rejected, r->last_error[0] ? "; last error: " : "", r->last_error);
+	pthread_mutex_unlock(&r->mu);
+	ag_notify(line);
+}
+
 /* ---- the command ------------------------------------------------------ */
 
 int ag_cmd_run(int argc, char **argv)
@@ -330,6 +367,13 @@ int ag_cmd_run(int argc, char **argv)
 	r.boot_epoch = r.started_ms / 1000;
 	ag_strlcpy(r.source_desc, cfg.camera.device, sizeof(r.source_desc));
 	pthread_mutex_init(&r.mu, NULL);
+	uint64_t watchdog_ms = 0;
+	bool notify = ag_notify_open(&watchdog_ms);
+	/* how late the capture thread may be before it counts as stuck: the
+	 * watchdog's own interval under systemd, else a minute */
+	r.stuck_grace_ms = watchdog_ms ? watchdog_ms : 60000;
+	atomic_store(&r.capture_due_ms, 0);
+	bool cap_stuck = false;
 	int status = AG_EXIT_OK;
 	bool have_stop = false, have_work = false, have_done = false, have_up = false;
 	pthread_t cap_t, up_t;
@@ -397,6 +441,13 @@ int ag_cmd_run(int argc, char **argv)
 	}
 	ag_log_info("running: upload mode %s%s", ag_config_enum_name("upload.mode", cfg.upload.mode),
 		    frames ? ", stopping after the requested frames" : "");
+	if (notify) {
+		ag_notify("READY=1");
+		notify_status(&r);
+		if (watchdog_ms)
+			ag_log_info("systemd watchdog: every %" PRIu64 " ms while capture and this loop move", watchdog_ms / 2);
+	}
+	uint64_t last_ping = 0;
 
 	uint64_t start = ag_now_ms(), last_sync = start, last_status = 0;
 	uint64_t tick = cfg.spool.sync == AG_SYNC_BATCH ? cfg.spool.sync_interval_ms : 250;
@@ -424,7 +475,15 @@ int ag_cmd_run(int argc, char **argv)
 		(void)stg_spool_collect(r.spool);
 		if (now - last_status >= 2000) {
 			write_status(&r, true);
+			if (notify)
+				notify_status(&r);
 			last_status = now;
+		}
+		/* the watchdog hears from this loop only while capture moves too */
+		if (capture_alive(&r, now, &cap_stuck, watchdog_ms != 0) && watchdog_ms &&
+		    now - last_ping >= watchdog_ms / 2) {
+			ag_notify("WATCHDOG=1");
+			last_ping = now;
 		}
 		if (duration && now - start >= duration) {
 			ag_log_info("--duration reached");
@@ -450,12 +509,25 @@ int ag_cmd_run(int argc, char **argv)
 	}
 
 out:
+	if (notify)
+		ag_notify("STOPPING=1");
 	if (have_stop)
 		ag_event_set(&r.stop);
 	if (have_work)
 		ag_event_set(&r.work);
-	if (cap_started)
-		pthread_join(cap_t, NULL);
+	if (cap_started) {
+		/* a capture thread blocked in a driver or an open is left behind:
+		 * what it appended is in the spool, synced below */
+		if (ag_event_wait_ms(&r.capture_done, cfg.upload.shutdown_timeout_ms + 5000)) {
+			pthread_join(cap_t, NULL);
+			cap_stuck = false;
+		} else {
+			ag_log_err("capture did not stop within %" PRIu64 " ms (blocked in the camera driver or on "
+				   "the disk): exiting without it",
+				   cfg.upload.shutdown_timeout_ms + 5000);
+			cap_stuck = true;
+		}
+	}
 	if (up_started)
 		ag_uploader_join(r.up, up_t, cfg.upload.shutdown_timeout_ms);
 	if (r.spool) {
@@ -467,6 +539,11 @@ out:
 			    " waiting in the spool",
 			    r.captured, r.uploaded, r.rejected, st.pending_records);
 	}
+	ag_notify_close();
+	/* the blocked thread still uses r, the spool and the config, all in this
+	 * frame: exit from here, so it stays valid until the process is gone */
+	if (cap_stuck)
+		exit(status);
 	ag_uploader_destroy(r.up);
 	stg_spool_close(r.spool);
 	if (have_done)

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -20,6 +21,10 @@ struct ag_run {
 	struct ag_event stop;         /* everyone stops */
 	struct ag_event work;         /* a record was appended */
 	struct ag_event capture_done; /* the capture thread ended */
+	/* the time (ag_now_ms) by which the capture thread will be back at the
+	 * top of its loop, grace included; 0 before it starts (see capture_alive) */
+	_Atomic uint64_t capture_due_ms;
+	uint64_t stuck_grace_ms;
 	uint64_t frames_limit;
 	uint64_t boot_epoch;          /* seconds: part of every record id */
 	uint64_t started_ms;
@@ -30,6 +35,17 @@ struct ag_run {
 	uint64_t last_capture_ms, last_upload_ms, next_retry_ms, last_error_ms;
 	char last_error[256];
 };
+
+/*
+ * systemd's notify protocol (notify.c). ag_notify_open() connects to
+ * $NOTIFY_SOCKET and returns false outside systemd; *watchdog_ms is
+ * WATCHDOG_USEC in ms when the watchdog is on and meant for this process,
+ * else 0. ag_notify() sends one state ("READY=1", "WATCHDOG=1",
+ * "STATUS=...") and never blocks.
+ */
+bool ag_notify_open(uint64_t *watchdog_ms);
+void ag_notify(const char *state);
+void ag_notify_close(void);
 
 struct stg_record;
 /*

@@ -20,3 +20,10 @@ set_tests_properties(integration_online PROPERTIES LABELS "integration;net" TIME
 add_test(NAME integration_batch
   COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/integration/run_batch.sh $<TARGET_FILE:fieldcam>)
 set_tests_properties(integration_batch PROPERTIES LABELS "integration;net" TIMEOUT 600 SKIP_RETURN_CODE 77)
+
+# systemd's notify protocol on a real datagram socket: READY, STATUS,
+# STOPPING, watchdog pings that stop while capture is blocked (a FIFO as the
+# camera) and come back when it moves, a SIGTERM that does not hang on it.
+add_test(NAME integration_notify
+  COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/run_notify.py $<TARGET_FILE:fieldcam>)
+set_tests_properties(integration_notify PROPERTIES LABELS "integration" TIMEOUT 120)

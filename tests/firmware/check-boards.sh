@@ -27,6 +27,7 @@ for d in "$boards"/*/; do
 	for line in User=fieldcam SupplementaryGroups=video ProtectSystem=strict NoNewPrivileges=yes \
 		ReadWritePaths=/var/lib/fieldcam Restart=on-failure ProtectHome=yes PrivateTmp=yes \
 		DevicePolicy=closed "DeviceAllow=char-video4linux rw" CapabilityBoundingSet= \
+		Type=notify NotifyAccess=main WatchdogSec=60s \
 		"ExecStart=/usr/local/bin/fieldcam run -c /etc/fieldcam/fieldcam.json"; do
 		grep -qx "$line" "$u" || bad "$b: fieldcam.service lacks '$line'"
 	done
