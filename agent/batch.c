@@ -74,6 +74,7 @@ struct batch {
 	char job_state[48];
 	char output_dir[1024];
 	int64_t results_offset;
+	uint64_t results_ino;          /* the results file's inode then (0: unknown, older state) */
 	int64_t job_ok, job_failed, job_incomplete; /* the job's completionStats, -1 unknown */
 	uint64_t ok, errors, resubmitted;
 	char error[256];
@@ -255,8 +256,11 @@ static char *batch_json(const struct batch *b)
 		cJSON_AddStringToObject(j, "job_state", b->job_state);
 	if (b->output_dir[0])
 		cJSON_AddStringToObject(j, "output_dir", b->output_dir);
-	if (b->results_offset >= 0)
+	if (b->results_offset >= 0) {
 		cJSON_AddNumberToObject(j, "results_offset", (double)b->results_offset);
+		if (b->results_ino)
+			cJSON_AddNumberToObject(j, "results_ino", (double)b->results_ino);
+	}
 	if (b->job_ok >= 0 || b->job_failed >= 0 || b->job_incomplete >= 0) {
 		cJSON *cs = cJSON_AddObjectToObject(j, "job_progress");
 		cJSON_AddNumberToObject(cs, "successful", (double)b->job_ok);
@@ -323,6 +327,7 @@ static struct batch *batch_parse(struct ag_batcher *bt, const char *text, const 
 	ag_strlcpy(b->job_state, jstr(j, "job_state"), sizeof(b->job_state));
 	ag_strlcpy(b->output_dir, jstr(j, "output_dir"), sizeof(b->output_dir));
 	b->results_offset = (int64_t)jnum(j, "results_offset", -1);
+	b->results_ino = (uint64_t)jnum(j, "results_ino", 0);
 	cJSON *cs = cJSON_GetObjectItemCaseSensitive(j, "job_progress");
 	b->job_ok = (int64_t)jnum(cs, "successful", -1);
 	b->job_failed = (int64_t)jnum(cs, "failed", -1);
@@ -590,6 +595,7 @@ void ag_batcher_stop_requests(struct ag_batcher *bt)
 void ag_batcher_reload(struct ag_batcher *bt)
 {
 	net_auth_reload(bt->auth);
+	stg_results_reopen(bt->results);
 }
 
 bool ag_batcher_failed(struct ag_batcher *bt)
@@ -1131,10 +1137,16 @@ static char *result_line(struct ag_batcher *bt, const struct batch *b, const str
 	return s;
 }
 
-static off_t results_size(const char *path)
+/* The size and inode of the results file (0 and 0 when it is not there). */
+static off_t results_size(const char *path, uint64_t *ino)
 {
 	struct stat st;
-	return stat(path, &st) == 0 ? st.st_size : 0;
+	if (stat(path, &st) != 0) {
+		*ino = 0;
+		return 0;
+	}
+	*ino = (uint64_t)st.st_ino;
+	return st.st_size;
 }
 
 static void step_collecting(struct ag_batcher *bt, struct batch *b)
@@ -1152,15 +1164,19 @@ static void step_collecting(struct ag_batcher *bt, struct batch *b)
 		return;
 	}
 	/* where our lines start: a repeat after a crash cuts back to here */
+	uint64_t ino;
+	off_t size = results_size(bt->cfg->results.file, &ino);
 	if (b->results_offset < 0) {
-		b->results_offset = results_size(bt->cfg->results.file);
+		b->results_offset = size;
+		b->results_ino = ino;
 		if (batch_save(bt, b) < 0) {
 			b->results_offset = -1;
 			free(ans);
 			b->next_ms = ag_now_ms() + bt->cfg->retry.max_ms;
 			return;
 		}
-	} else if (results_size(bt->cfg->results.file) > b->results_offset) {
+	} else if (size > b->results_offset && (!b->results_ino || b->results_ino == ino)) {
+		/* the same file (not one logrotate put in its place): cut back */
 		if (truncate(bt->cfg->results.file, (off_t)b->results_offset) < 0)
 			ag_log_warn("%s: cannot cut back the lines of an interrupted collection", bt->cfg->results.file);
 	}

@@ -463,7 +463,7 @@ int ag_cmd_run(int argc, char **argv)
 			break;
 		}
 		if (sig == SIGHUP) {
-			ag_log_info("SIGHUP: re-reading credentials");
+			ag_log_info("SIGHUP: re-reading credentials, opening results.file again");
 			if (r.up)
 				ag_uploader_reload(r.up);
 		}

@@ -395,10 +395,12 @@ void ag_uploader_destroy(struct ag_uploader *u)
 
 void ag_uploader_reload(struct ag_uploader *u)
 {
-	if (u->batch)
+	if (u->batch) {
 		ag_batcher_reload(u->batch);
-	else
+	} else {
 		net_auth_reload(u->auth);
+		stg_results_reopen(u->results);
+	}
 }
 
 bool ag_uploader_failed(struct ag_uploader *u)

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <dirent.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,8 @@ struct stg_results {
 	int fd;
 	bool fsync_each;
 	char *path;
+	pthread_mutex_t mu; /* appends, and the swap of fd on a reopen */
+	atomic_bool reopen;
 	char *line;
 	size_t cap;
 };
@@ -26,6 +30,8 @@ int stg_results_open(const char *path, bool fsync_each, struct stg_results **out
 	if (!r)
 		return AG_ENOMEM;
 	r->fsync_each = fsync_each;
+	pthread_mutex_init(&r->mu, NULL);
+	atomic_init(&r->reopen, false);
 	r->path = strdup(path);
 	r->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (r->fd < 0 || !r->path) {
@@ -39,24 +45,64 @@ int stg_results_open(const char *path, bool fsync_each, struct stg_results **out
 	return 0;
 }
 
+void stg_results_reopen(struct stg_results *r)
+{
+	atomic_store(&r->reopen, true);
+}
+
+/*
+ * Under r->mu: a reopen asked for is done here. The old file is synced
+ * before the lock is let go, so a sync that comes later and finds the new
+ * file still covers every line appended before it (see stg_results_sync).
+ * A path that cannot be opened keeps the old file.
+ */
+static void swap_locked(struct stg_results *r)
+{
+	if (!atomic_exchange(&r->reopen, false))
+		return;
+	int nfd = open(r->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (nfd < 0) {
+		ag_log_warn("%s: cannot open again: results go on into the file opened before", r->path);
+		return;
+	}
+	int old = dup(r->fd);
+	if (old < 0 || dup3(nfd, r->fd, O_CLOEXEC) < 0) {
+		ag_log_warn("%s: cannot switch to the new file", r->path);
+		if (old >= 0)
+			close(old);
+		close(nfd);
+		return;
+	}
+	close(nfd);
+	if (fdatasync(old) < 0 && errno != EINVAL)
+		ag_log_warn("%s: fdatasync of the file before the reopen", r->path);
+	close(old);
+	ag_log_info("%s: opened again", r->path);
+}
+
 int stg_results_append(struct stg_results *r, const char *line)
 {
 	size_t n = strlen(line);
 	if (memchr(line, '\n', n))
 		return AG_EINVAL;
+	pthread_mutex_lock(&r->mu);
+	swap_locked(r);
 	if (n + 2 > r->cap) {
 		char *nl = realloc(r->line, n + 2);
-		if (!nl)
+		if (!nl) {
+			pthread_mutex_unlock(&r->mu);
 			return AG_ENOMEM;
+		}
 		r->line = nl;
 		r->cap = n + 2;
 	}
 	memcpy(r->line, line, n);
 	r->line[n] = '\n';
-	/* one write with O_APPEND: lines from concurrent writers never interleave */
+	/* one write with O_APPEND: a line is never split by another writer */
 	int rc = ag_write_all(r->fd, r->line, n + 1);
 	if (rc == 0 && r->fsync_each && fdatasync(r->fd) < 0)
 		rc = ag_errno_code(errno);
+	pthread_mutex_unlock(&r->mu);
 	if (rc < 0)
 		ag_log_warn("%s: result not written", r->path);
 	return rc;
@@ -64,11 +110,21 @@ int stg_results_append(struct stg_results *r, const char *line)
 
 int stg_results_sync(struct stg_results *r)
 {
-	if (fdatasync(r->fd) < 0) {
+	/* a copy of the descriptor taken under the lock: if a reopen comes
+	 * after it, this still syncs the file the lines went to, and a reopen
+	 * before it synced the old file itself */
+	pthread_mutex_lock(&r->mu);
+	swap_locked(r);
+	int fd = dup(r->fd);
+	pthread_mutex_unlock(&r->mu);
+	if (fd < 0 || fdatasync(fd) < 0) {
 		int rc = ag_errno_code(errno);
 		ag_log_warn("%s: fdatasync", r->path);
+		if (fd >= 0)
+			close(fd);
 		return rc;
 	}
+	close(fd);
 	return 0;
 }
 
@@ -81,6 +137,7 @@ void stg_results_close(struct stg_results *r)
 			ag_log_warn("%s: fdatasync", r->path);
 		close(r->fd);
 	}
+	pthread_mutex_destroy(&r->mu);
 	free(r->path);
 	free(r->line);
 	free(r);

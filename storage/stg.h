@@ -186,6 +186,12 @@ int stg_results_append(struct stg_results *r, const char *line);
 /* Make every appended line durable (for group commit with fsync_each off).
  * Returns 0 or AG_EIO/AG_ENOSPC. */
 int stg_results_sync(struct stg_results *r);
+/*
+ * Open the path again at the next append or sync (SIGHUP after logrotate
+ * moved the file): lines before the switch stay in the old file, which is
+ * synced then; later ones go to the new one. Safe from any thread.
+ */
+void stg_results_reopen(struct stg_results *r);
 void stg_results_close(struct stg_results *r);
 
 /* ---- batch state files ------------------------------------------------ */

@@ -129,6 +129,28 @@ def t_crash_steps(agent, ep):
             check(len(dup) == 1, "re-upload after the kill answered 412 and counted as done", str(len(dup)))
 
 
+def t_rotated_cut(agent, ep):
+    """kill -9 while a batch's lines are written, then results.file is moved away (logrotate) and
+    another file takes its name: the restart writes the batch's lines again without cutting back
+    the file that is not the one it started in."""
+    cfg, c = bconfig(agent, "rotated-cut", batch={"max_items": 3})
+    rc, log = run_env(agent, cfg, ["--frames", "3"], {"FIELDCAM_CRASH_AT": "batch-collecting"})
+    rf = c["results"]["file"]
+    os.rename(rf, rf + ".1")
+    keep = '{"id":"a line of another file"}\n'
+    with open(rf, "w") as f:
+        f.write(keep)
+    rc2, _, log2 = agent.run(cfg, "run", "--frames", "1", timeout=120)
+    text = open(rf).read()
+    res = [json.loads(l) for l in text.splitlines()[1:]]
+    seqs = sorted(ro.seq_of(r["id"]) for r in res)
+    n = captured(agent, cfg)
+    check(rc == -9 and rc2 == 0 and text.startswith(keep),
+          "after kill -9 and a rotation: the file now at results.file is not cut back",
+          "killed %s, exit %s: %r" % (rc, rc2, text[:120]))
+    check(seqs == list(range(1, n + 1)), "every frame's line is written again into it (%d)" % n, str(seqs))
+
+
 def t_item_log(agent, ep):
     """A batch names its images in a log, a line each, never in its state file, so
     no save rewrites the list; a torn last line (kill -9 mid-append) is cut on
@@ -352,6 +374,7 @@ def main():
         t_formats(agent, ep)
         t_crash_steps(agent, ep)
         t_item_log(agent, ep)
+        t_rotated_cut(agent, ep)
         t_cancel_and_fail(agent, ep)
         t_resumable(agent, ep)
         t_outage(agent, ep)

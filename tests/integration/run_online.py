@@ -496,6 +496,34 @@ def t_api_key(agent, ep):
     return log + log2
 
 
+def t_rotate(agent, ep):
+    """logrotate's way: results.file moved, then SIGHUP; the daemon writes on into a new file,
+    every image has one line in one of the two, none lost or doubled."""
+    cfg, c = agent.config("rotate")
+    rf = c["results"]["file"]
+    p = agent.start(cfg)
+    wait_for(lambda: len(results(c)) >= 5, 30)
+    os.rename(rf, rf + ".1")
+    p.send_signal(signal.SIGHUP)
+    grew = wait_for(lambda: len(results(c)) >= 5, 30)
+    p.send_signal(signal.SIGTERM)
+    rc = p.wait(30)
+    log = open(p.logfile).read()
+    old = [json.loads(l) for l in open(rf + ".1")]
+    new = results(c)
+    seqs = sorted(seq_of(r["id"]) for r in old + new)
+    st = status(agent, cfg)
+    captured = (st.get("last_run") or {}).get("captured") or 0
+    left = st.get("spool", {}).get("records", 0)
+    check(rc == 0 and grew and "opened again" in log, "SIGHUP after the move: results go on in a new file",
+          "exit %s, %d new lines: %s" % (rc, len(new), log[-300:]))
+    check(seqs == list(range(1, len(seqs) + 1)) and len(seqs) + left == captured and
+          max(seq_of(r["id"]) for r in old) < min(seq_of(r["id"]) for r in new),
+          "every image once across the moved and the new file (%d + %d + %d waiting = %d captured)" % (
+              len(old), len(new), left, captured))
+    return log
+
+
 def t_inflight(agent, ep):
     """upload.max_inflight 4 on a slow link: requests overlap, every image has one result,
     a refused one is set aside, and kill -9 with four out loses and doubles nothing."""
@@ -641,6 +669,7 @@ def main():
         logs.append(lg)
         logs.append(t_outage(agent, ep))
         logs.append(t_api_key(agent, ep))
+        logs.append(t_rotate(agent, ep))
         t_idle(agent, ep)
         t_inflight(agent, ep)
         t_slow_down(agent, ep)

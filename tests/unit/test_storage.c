@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -610,9 +611,132 @@ static void test_bad_config_and_ids(void **state)
 	assert_int_equal(stg_record_id(id, 8, "cam07", 1718000000, 42), AG_ETOOBIG);
 }
 
+/* ---- results.file reopened after a rotation ---------------------------- */
+
+struct rot_writer {
+	struct stg_results *r;
+	int id, n;
+};
+
+static void *rot_write(void *arg)
+{
+	struct rot_writer *w = arg;
+	char line[64];
+	for (int i = 0; i < w->n; i++) {
+		snprintf(line, sizeof(line), "{\"w\":%d,\"i\":%d}", w->id, i);
+		if (stg_results_append(w->r, line) != 0)
+			return (void *)1;
+		if (i % 50 == 0 && stg_results_sync(w->r) != 0)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+/* Every whole line of path, counted into seen[w][i]; false on a torn or
+ * foreign line. */
+static bool rot_count(const char *path, int seen[2][2000])
+{
+	char *data = NULL;
+	size_t len = 0;
+	if (ag_file_read(path, 1 << 24, &data, &len) != 0)
+		return false;
+	bool ok = len == 0 || data[len - 1] == '\n';
+	for (char *p = data, *nl; ok && p < data + len; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(data + len - p));
+		int w, i, used = 0;
+		ok = nl && sscanf(p, "{\"w\":%d,\"i\":%d}%n", &w, &i, &used) == 2 && p + used == nl && w >= 0 &&
+		     w < 2 && i >= 0 && i < 2000;
+		if (ok)
+			seen[w][i]++;
+	}
+	free(data);
+	return ok;
+}
+
+static void test_results_reopen(void **state)
+{
+	(void)state;
+	char path[256], moved[300];
+	snprintf(path, sizeof(path), "%s/results.jsonl", dir);
+	struct stg_results *r;
+	assert_int_equal(stg_results_open(path, false, &r), 0);
+	assert_int_equal(stg_results_append(r, "{\"id\":\"a\"}"), 0);
+	/* logrotate moves the file, then SIGHUP: the next line goes to a new file */
+	snprintf(moved, sizeof(moved), "%s.1", path);
+	assert_int_equal(rename(path, moved), 0);
+	assert_int_equal(stg_results_append(r, "{\"id\":\"b\"}"), 0); /* no reopen asked yet */
+	stg_results_reopen(r);
+	assert_int_equal(stg_results_append(r, "{\"id\":\"c\"}"), 0);
+	assert_int_equal(stg_results_sync(r), 0);
+	char *data = NULL;
+	size_t len = 0;
+	assert_int_equal(ag_file_read(moved, 1 << 20, &data, &len), 0);
+	assert_string_equal(data, "{\"id\":\"a\"}\n{\"id\":\"b\"}\n");
+	free(data);
+	assert_int_equal(ag_file_read(path, 1 << 20, &data, &len), 0);
+	assert_string_equal(data, "{\"id\":\"c\"}\n");
+	free(data);
+	/* a path that cannot be opened again: the lines go on into the open file */
+	char sub[300], subpath[320];
+	snprintf(sub, sizeof(sub), "%s/gone", dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	snprintf(subpath, sizeof(subpath), "%s/r.jsonl", sub);
+	struct stg_results *r2;
+	assert_int_equal(stg_results_open(subpath, false, &r2), 0);
+	char moved2[300];
+	snprintf(moved2, sizeof(moved2), "%s/r-moved.jsonl", dir);
+	assert_int_equal(rename(subpath, moved2), 0);
+	assert_int_equal(rmdir(sub), 0);
+	stg_results_reopen(r2);
+	assert_int_equal(stg_results_append(r2, "{\"id\":\"d\"}"), 0);
+	assert_int_equal(stg_results_sync(r2), 0);
+	stg_results_close(r2);
+	assert_int_equal(ag_file_read(moved2, 1 << 20, &data, &len), 0);
+	assert_string_equal(data, "{\"id\":\"d\"}\n");
+	free(data);
+	stg_results_close(r);
+
+	/* two writers and a rotation every few milliseconds: every line once,
+	 * whole, in one of the files */
+	snprintf(path, sizeof(path), "%s/busy.jsonl", dir);
+	assert_int_equal(stg_results_open(path, false, &r), 0);
+	struct rot_writer w[2] = { { r, 0, 2000 }, { r, 1, 2000 } };
+	pthread_t t[2];
+	for (int k = 0; k < 2; k++)
+		assert_int_equal(pthread_create(&t[k], NULL, rot_write, &w[k]), 0);
+	int rotations = 0;
+	for (; rotations < 40; rotations++) {
+		snprintf(moved, sizeof(moved), "%s.%d", path, rotations);
+		if (rename(path, moved) != 0)
+			break;
+		stg_results_reopen(r);
+		usleep(2000);
+	}
+	for (int k = 0; k < 2; k++) {
+		void *ret;
+		assert_int_equal(pthread_join(t[k], &ret), 0);
+		assert_null(ret);
+	}
+	assert_int_equal(stg_results_sync(r), 0);
+	stg_results_close(r);
+	static int seen[2][2000];
+	memset(seen, 0, sizeof(seen));
+	assert_true(rot_count(path, seen));
+	for (int k = 0; k < rotations; k++) {
+		snprintf(moved, sizeof(moved), "%s.%d", path, k);
+		assert_true(rot_count(moved, seen));
+	}
+	for (int k = 0; k < 2; k++)
+		for (int i = 0; i < 2000; i++)
+			if (seen[k][i] != 1)
+				fail_msg("writer %d line %d seen %d times after %d rotations", k, i, seen[k][i], rotations);
+	assert_true(rotations >= 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_results_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_roundtrip_and_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drop_oldest, setup, teardown),
