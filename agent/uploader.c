@@ -50,6 +50,10 @@
 #define WINDOW 512
 /* After a 429, one more worker may send again per this many answers. */
 #define RAISE_AFTER 8
+/* This many images in a row refused with the same words: the next ones are
+ * kept (the request is at fault, e.g. a bad online.labels or prompt), not
+ * set aside, until an answer comes. */
+#define REJECT_RUN 3
 
 struct worker {
 	struct ag_uploader *u;
@@ -93,7 +97,33 @@ struct ag_uploader {
 	size_t allowed;              /* workers that may take a record: 1..nw */
 	unsigned ok_streak;          /* answers since allowed last changed */
 	uint64_t cut_ms;             /* monotonic: when allowed was last halved */
+	char reject_msg[256];        /* the last refusal, and how many in a row said it */
+	unsigned reject_run;
 };
+
+/*
+ * A refusal (NET_REJECT) of one image: true when it is the same as the
+ * REJECT_RUN before it, so it is about the request and not this image:
+ * then the record stays. Says so once per run.
+ */
+static bool same_refusal(struct ag_uploader *u, const char *msg)
+{
+	pthread_mutex_lock(&u->mu);
+	if (strcmp(u->reject_msg, msg) == 0) {
+		u->reject_run++;
+	} else {
+		ag_strlcpy(u->reject_msg, msg, sizeof(u->reject_msg));
+		u->reject_run = 1;
+	}
+	unsigned run = u->reject_run;
+	pthread_mutex_unlock(&u->mu);
+	if (run == REJECT_RUN + 1)
+		ag_log_err("%u images in a row refused with the same answer (%s): that is the request, not the "
+			    "images (online.labels, online.prompt, the endpoint?): the next ones stay in the spool "
+			    "until an answer comes",
+			    REJECT_RUN, msg);
+	return run > REJECT_RUN;
+}
 
 /* A 429: half as many workers send from now on (once per second, so one
  * burst of 429s halves once). */
@@ -506,6 +536,10 @@ static bool deliver(struct worker *w)
 		uint64_t delay = 0;
 		switch (oc.verdict) {
 		case NET_DONE: {
+			pthread_mutex_lock(&u->mu);
+			u->reject_run = 0;
+			u->reject_msg[0] = '\0';
+			pthread_mutex_unlock(&u->mu);
 			if (c->results.images_dir)
 				keep_image(u, id, jpeg, len);
 			char *line = ag_online_result_line(&w->on, "id", id, when, &p);
@@ -535,6 +569,11 @@ static bool deliver(struct worker *w)
 			return true;
 		}
 		case NET_REJECT:
+			if (same_refusal(u, oc.msg)) {
+				atomic_store(&u->failed, true);
+				delay = c->retry.max_ms;
+				break;
+			}
 			ag_log_warnx("%s: refused for good: %s: moved to rejected/", id, oc.msg);
 			if (stg_spool_set_aside(r->spool, rec, id, oc.msg) == 0)
 				count(r, &r->rejected);

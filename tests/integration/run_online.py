@@ -367,6 +367,35 @@ def t_reject(agent, ep):
     return log
 
 
+def t_reject_run(agent, ep):
+    """The same 400 for every image (a request the endpoint refuses whatever the image): three are
+    set aside, the rest stay in the spool, and go out once the endpoint answers."""
+    cfg, c = agent.config("rejectrun")
+    ep.faults([{"route": "predict", "every": True, "status": 400, "message": "Invalid parameters for this test."}])
+    p = agent.start(cfg)
+    rej = os.path.join(c["spool"]["dir"], "rejected")
+    wait_for(lambda: len([q for q in ep.requests("predict") if q["status"] == 400]) >= 6, 30)
+    p.send_signal(signal.SIGTERM)
+    rc = p.wait(30)
+    ep.faults([])
+    log = open(p.logfile).read()
+    files = sorted(os.listdir(rej)) if os.path.isdir(rej) else []
+    st = status(agent, cfg)
+    captured = (st.get("last_run") or {}).get("captured") or 0
+    waiting = st.get("spool", {}).get("records", 0)
+    check(rc == 0 and len([f for f in files if f.endswith(".jpg")]) == 3 and waiting == captured - 3 and
+          waiting >= 2, "the same 400 again and again: 3 images set aside, the other %d kept" % waiting,
+          "exit %s, %s, %d of %d waiting" % (rc, files, waiting, captured))
+    check("3 images in a row refused with the same answer" in log, "the log says the request is at fault",
+          log[-400:])
+    rc, _, log2 = agent.run(cfg, "run", "--frames", "1")
+    res = results(c)
+    check(rc == 0 and len(res) == waiting + 1 and len(set(r["id"] for r in res)) == len(res),
+          "once the endpoint answers: the kept images and the new one delivered once each",
+          "exit %d, %d results" % (rc, len(res)))
+    return log + log2
+
+
 def t_tls(agent, ep, work):
     """A server certificate that does not chain to the configured CA is refused."""
     other = os.path.join(work, "other-ca")
@@ -661,6 +690,7 @@ def main():
         logs.append(t_basic(agent, ep))
         logs.append(t_predict(agent, ep, work))
         logs.append(t_reject(agent, ep))
+        logs.append(t_reject_run(agent, ep))
         logs.append(t_faults(agent, ep))
         logs.append(t_sigterm_inflight(agent, ep))
         logs.append(t_kill9(agent, ep))
