@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -613,20 +614,24 @@ static void test_bad_config_and_ids(void **state)
 
 /* ---- results.file reopened after a rotation ---------------------------- */
 
+#define ROT_MAX 20000
+
 struct rot_writer {
 	struct stg_results *r;
+	atomic_bool *stop;
 	int id, n;
 };
 
+/* Lines until told to stop (and at least 500), a sync every 50. */
 static void *rot_write(void *arg)
 {
 	struct rot_writer *w = arg;
 	char line[64];
-	for (int i = 0; i < w->n; i++) {
-		snprintf(line, sizeof(line), "{\"w\":%d,\"i\":%d}", w->id, i);
+	for (w->n = 0; w->n < ROT_MAX && (w->n < 500 || !atomic_load(w->stop)); w->n++) {
+		snprintf(line, sizeof(line), "{\"w\":%d,\"i\":%d}", w->id, w->n);
 		if (stg_results_append(w->r, line) != 0)
 			return (void *)1;
-		if (i % 50 == 0 && stg_results_sync(w->r) != 0)
+		if (w->n % 50 == 0 && stg_results_sync(w->r) != 0)
 			return (void *)1;
 	}
 	return NULL;
@@ -634,7 +639,7 @@ static void *rot_write(void *arg)
 
 /* Every whole line of path, counted into seen[w][i]; false on a torn or
  * foreign line. */
-static bool rot_count(const char *path, int seen[2][2000])
+static bool rot_count(const char *path, int seen[2][ROT_MAX])
 {
 	char *data = NULL;
 	size_t len = 0;
@@ -645,7 +650,7 @@ static bool rot_count(const char *path, int seen[2][2000])
 		nl = memchr(p, '\n', (size_t)(data + len - p));
 		int w, i, used = 0;
 		ok = nl && sscanf(p, "{\"w\":%d,\"i\":%d}%n", &w, &i, &used) == 2 && p + used == nl && w >= 0 &&
-		     w < 2 && i >= 0 && i < 2000;
+		     w < 2 && i >= 0 && i < ROT_MAX;
 		if (ok)
 			seen[w][i]++;
 	}
@@ -696,22 +701,29 @@ static void test_results_reopen(void **state)
 	free(data);
 	stg_results_close(r);
 
-	/* two writers and a rotation every few milliseconds: every line once,
-	 * whole, in one of the files */
+	/* two writers and 20 rotations while they write (each as soon as the
+	 * new file has a line): every line once, whole, in one of the files */
 	snprintf(path, sizeof(path), "%s/busy.jsonl", dir);
 	assert_int_equal(stg_results_open(path, false, &r), 0);
-	struct rot_writer w[2] = { { r, 0, 2000 }, { r, 1, 2000 } };
+	atomic_bool stop;
+	atomic_init(&stop, false);
+	struct rot_writer w[2] = { { r, &stop, 0, 0 }, { r, &stop, 1, 0 } };
 	pthread_t t[2];
 	for (int k = 0; k < 2; k++)
 		assert_int_equal(pthread_create(&t[k], NULL, rot_write, &w[k]), 0);
-	int rotations = 0;
-	for (; rotations < 40; rotations++) {
-		snprintf(moved, sizeof(moved), "%s.%d", path, rotations);
-		if (rename(path, moved) != 0)
-			break;
+	const int rotations = 20;
+	for (int k = 0; k < rotations; k++) {
+		struct stat st;
+		for (int waited = 0; stat(path, &st) != 0 || st.st_size == 0; waited++) {
+			if (waited > 20000)
+				fail_msg("no line in the new file after rotation %d", k);
+			usleep(500);
+		}
+		snprintf(moved, sizeof(moved), "%s.%d", path, k);
+		assert_int_equal(rename(path, moved), 0);
 		stg_results_reopen(r);
-		usleep(2000);
 	}
+	atomic_store(&stop, true);
 	for (int k = 0; k < 2; k++) {
 		void *ret;
 		assert_int_equal(pthread_join(t[k], &ret), 0);
@@ -719,18 +731,19 @@ static void test_results_reopen(void **state)
 	}
 	assert_int_equal(stg_results_sync(r), 0);
 	stg_results_close(r);
-	static int seen[2][2000];
+	static int seen[2][ROT_MAX];
 	memset(seen, 0, sizeof(seen));
-	assert_true(rot_count(path, seen));
+	struct stat st;
+	if (stat(path, &st) == 0) /* the writers may have stopped before a new line */
+		assert_true(rot_count(path, seen));
 	for (int k = 0; k < rotations; k++) {
 		snprintf(moved, sizeof(moved), "%s.%d", path, k);
 		assert_true(rot_count(moved, seen));
 	}
 	for (int k = 0; k < 2; k++)
-		for (int i = 0; i < 2000; i++)
-			if (seen[k][i] != 1)
-				fail_msg("writer %d line %d seen %d times after %d rotations", k, i, seen[k][i], rotations);
-	assert_true(rotations >= 2);
+		for (int i = 0; i < ROT_MAX; i++)
+			if (seen[k][i] != (i < w[k].n))
+				fail_msg("writer %d line %d (of %d) seen %d times", k, i, w[k].n, seen[k][i]);
 }
 
 int main(void)
