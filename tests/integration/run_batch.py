@@ -9,7 +9,6 @@ then a restart: no second job for a batch, no lost or doubled result.
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -370,7 +369,7 @@ def main():
     work = tempfile.mkdtemp(prefix="fc-batch-")
     ep = ro.Endpoint(work, "--job-duration", "1")
     agent = ro.Agent(binary, work, ep)
-    try:
+    with ro.harness(ep.stop):
         t_formats(agent, ep)
         t_crash_steps(agent, ep)
         t_item_log(agent, ep)
@@ -385,18 +384,7 @@ def main():
         logs = "".join(open(os.path.join(work, f)).read() for f in os.listdir(work) if f.startswith("agent-"))
         leaked = [x for x in ("ya29.", "Bearer ", "assertion=", pem_body) if x in logs]
         check(not leaked and len(logs) > 1000, "no token, key or assertion in any log line", str(leaked))
-    except Exception as e:
-        import traceback
-        traceback.print_exc()
-        bad("harness: %s" % e)
-    finally:
-        ep.stop()
-        if ro.fails == 0:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            print("logs kept in " + work)
-    print("%d passed, %d failed" % (ro.passes, ro.fails))
-    return 1 if ro.fails else 0
+    return ro.summary(work)
 
 
 if __name__ == "__main__":

@@ -9,20 +9,10 @@ blocked (a camera whose open never returns: a FIFO nobody writes), their
 return when it moves again, and a SIGTERM that does not hang on it.
 Prints "N passed, N failed"; exit 1 on any failure.
 """
-import json, os, shutil, signal, socket, subprocess, sys, tempfile, time
+import json, os, signal, socket, subprocess, sys, tempfile, time
 
-passes = fails = 0
-
-
-def check(cond, msg, detail=""):
-    global passes, fails
-    if cond:
-        passes += 1
-        print("ok   " + msg)
-    else:
-        fails += 1
-        print("FAIL " + msg + (": " + detail if detail else ""))
-    return cond
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run_online import check, harness, summary  # noqa: E402  the same checks and closing line
 
 
 class Notify:
@@ -183,22 +173,12 @@ def main():
         return 2
     binary = os.path.abspath(sys.argv[1])
     work = tempfile.mkdtemp(prefix="fc-notify-")
-    try:
+    with harness(lambda: None):
         t_healthy(binary, work)
         t_not_ours(binary, work)
         t_no_systemd(binary, work)
         t_stuck(binary, work)
-    except Exception as e:  # a crash of the harness is a failure, with its reason
-        import traceback
-        traceback.print_exc()
-        check(False, "harness: %s" % e)
-    if fails == 0:
-        shutil.rmtree(work, ignore_errors=True)
-    else:
-        print("logs kept in " + work)
-    print("%d passed, %d failed" % (passes, fails))
-    return 1 if fails else 0
-
+    return summary(work)
 
 if __name__ == "__main__":
     sys.exit(main())

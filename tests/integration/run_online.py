@@ -9,6 +9,7 @@ Environment: FIELDCAM_VALGRIND=1 also runs predict and a short run under
 valgrind (the ordinary build only: not with sanitizers).
 """
 import base64
+import contextlib
 import datetime
 import json
 import os
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -47,6 +49,28 @@ def check(cond, msg, detail=""):
     else:
         bad(msg + (": " + detail if detail else ""))
     return cond
+
+
+@contextlib.contextmanager
+def harness(stop):
+    """Around a test run: a crash of the harness is a failure with its reason; stop() always runs."""
+    try:
+        yield
+    except Exception as e:
+        traceback.print_exc()
+        bad("harness: %s" % e)
+    finally:
+        stop()
+
+
+def summary(work):
+    """The closing line; the work folder kept only when something failed. Returns the exit status."""
+    if fails == 0:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        print("logs kept in " + work)
+    print("%d passed, %d failed" % (passes, fails))
+    return 1 if fails else 0
 
 
 def parse_time(s):
@@ -686,7 +710,7 @@ def main():
     ep = Endpoint(work)
     agent = Agent(binary, work, ep)
     logs = []
-    try:
+    with harness(ep.stop):
         logs.append(t_basic(agent, ep))
         logs.append(t_predict(agent, ep, work))
         logs.append(t_reject(agent, ep))
@@ -712,18 +736,7 @@ def main():
         leaked = [s for s in ("ya29.", "Bearer ", "assertion=", pem_body, tok, ep.info["api_key"], "x" * 35)
                   if s in alllogs]
         check(not leaked, "no token, key or assertion in any log line", str(leaked))
-    except Exception as e:  # a crash of the harness is a failure, with its reason
-        import traceback
-        traceback.print_exc()
-        bad("harness: %s" % e)
-    finally:
-        ep.stop()
-        if fails == 0:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            print("logs kept in " + work)
-    print("%d passed, %d failed" % (passes, fails))
-    return 1 if fails else 0
+    return summary(work)
 
 
 if __name__ == "__main__":
