@@ -687,31 +687,34 @@ static void test_outcome_from_reply(void **state)
 	assert_int_equal(oc.retry_after_ms, -1);
 	assert_false(oc.slow_down);
 
-	/* 400s that are not the payload's fault keep the record */
-	fake_reply(&rs, 400,
-		   "{\"error\": {\"code\": 400, \"message\": \"API key not valid. Please pass a valid API key.\", "
-		   "\"status\": \"INVALID_ARGUMENT\", \"details\": [{\"@type\": \"type.googleapis.com/google.rpc.ErrorInfo\", "
-		   "\"reason\": \"API_KEY_INVALID\", \"domain\": \"googleapis.com\"}]}}");
+	/* 400s that are not the payload's fault keep the record; a 413 stays its fault */
+	static const struct {
+		long status;
+		const char *body;
+		enum net_verdict v;
+	} kinds[] = {
+		{ 400, "{\"error\": {\"code\": 400, \"message\": \"API key not valid. Please pass a valid API key.\", "
+		       "\"status\": \"INVALID_ARGUMENT\", \"details\": [{\"@type\": \"type.googleapis.com/google.rpc.ErrorInfo\", "
+		       "\"reason\": \"API_KEY_INVALID\", \"domain\": \"googleapis.com\"}]}}", NET_FAIL },
+		{ 400, "{\"error\": {\"code\": 400, \"message\": \"The endpoint has no deployed model.\", "
+		       "\"status\": \"FAILED_PRECONDITION\"}}", NET_FAIL },
+		/* ErrorInfo with another reason, or API_KEY_ outside an ErrorInfo */
+		{ 400, "{\"error\": {\"code\": 400, \"status\": \"INVALID_ARGUMENT\", \"message\": \"m\", \"details\": "
+		       "[{\"@type\": \"type.googleapis.com/google.rpc.ErrorInfo\", \"reason\": \"IMAGE_UNREADABLE\"}, "
+		       "{\"@type\": \"type.googleapis.com/google.rpc.BadRequest\", \"reason\": \"API_KEY_INVALID\"}]}}",
+		  NET_REJECT },
+		{ 413, "{\"error\": {\"code\": 413, \"status\": \"FAILED_PRECONDITION\", \"message\": \"m\"}}", NET_REJECT },
+	};
+	for (size_t i = 0; i < AG_NELEM(kinds); i++) {
+		fake_reply(&rs, kinds[i].status, kinds[i].body);
+		net_outcome_from_reply(&oc, "generateContent", 0, &rs);
+		if (oc.verdict != kinds[i].v)
+			fail_msg("case %zu: verdict %s", i, net_verdict_name(oc.verdict));
+	}
+	fake_reply(&rs, 400, kinds[0].body);
 	net_outcome_from_reply(&oc, "generateContent", 0, &rs);
-	assert_int_equal(oc.verdict, NET_FAIL);
 	assert_string_equal(oc.msg, "generateContent: HTTP 400: INVALID_ARGUMENT: API key not valid. Please pass a valid "
 				    "API key.");
-	fake_reply(&rs, 400,
-		   "{\"error\": {\"code\": 400, \"message\": \"The endpoint has no deployed model.\", "
-		   "\"status\": \"FAILED_PRECONDITION\"}}");
-	net_outcome_from_reply(&oc, "predict", 0, &rs);
-	assert_int_equal(oc.verdict, NET_FAIL);
-	/* ErrorInfo with another reason, or API_KEY_ outside ErrorInfo: the payload's fault */
-	fake_reply(&rs, 400,
-		   "{\"error\": {\"code\": 400, \"status\": \"INVALID_ARGUMENT\", \"message\": \"m\", \"details\": "
-		   "[{\"@type\": \"type.googleapis.com/google.rpc.ErrorInfo\", \"reason\": \"IMAGE_UNREADABLE\"}, "
-		   "{\"@type\": \"type.googleapis.com/google.rpc.BadRequest\", \"reason\": \"API_KEY_INVALID\"}]}}");
-	net_outcome_from_reply(&oc, "predict", 0, &rs);
-	assert_int_equal(oc.verdict, NET_REJECT);
-	/* a 413 stays the payload's fault whatever it says */
-	fake_reply(&rs, 413, "{\"error\": {\"code\": 413, \"status\": \"FAILED_PRECONDITION\", \"message\": \"m\"}}");
-	net_outcome_from_reply(&oc, "predict", 0, &rs);
-	assert_int_equal(oc.verdict, NET_REJECT);
 
 	/* Cloud Storage: no status */
 	fake_reply(&rs, 412,
