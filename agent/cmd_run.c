@@ -41,8 +41,10 @@ const char ag_usage_run[] =
 	"\n"
 	"Signals: SIGINT/SIGTERM stop capturing, give in-flight requests\n"
 	"upload.shutdown_timeout, sync the spool and exit 0. SIGHUP re-reads\n"
-	"credentials. The daemon writes spool.dir/status.json every few seconds\n"
-	"for 'fieldcam status'.\n";
+	"credentials and opens results.file again (after logrotate moved it).\n"
+	"The daemon writes spool.dir/status.json every few seconds for 'fieldcam\n"
+	"status'. Under systemd (Type=notify) it says READY=1, a STATUS= line\n"
+	"and, with WatchdogSec=, pings the watchdog while capture keeps moving.\n";
 
 /* ---- stats shared by the threads -------------------------------------- */
 
