@@ -86,6 +86,17 @@ static void build(enum drv_pixfmt fmt, struct drv_frame *f)
 	}
 }
 
+/* An encoder for ec, the pattern frame in fmt into f, and its JPEG. */
+static struct drv_encoder *encode_built(const struct drv_encoder_config *ec, enum drv_pixfmt fmt,
+					struct drv_frame *f, const uint8_t **jpeg, size_t *len)
+{
+	struct drv_encoder *e;
+	assert_int_equal(drv_encoder_create(ec, &e), 0);
+	build(fmt, f);
+	assert_int_equal(drv_encoder_encode(e, f, jpeg, len), 0);
+	return e;
+}
+
 /* Decode and compare with the reference: the worst channel difference. */
 static int decoded_worst(const uint8_t *jpeg, size_t len, unsigned s, bool colour)
 {
@@ -136,13 +147,10 @@ static void check_decoded(const uint8_t *jpeg, size_t len, unsigned s, bool colo
 static void format_case(enum drv_pixfmt fmt, enum drv_subsamp ss, unsigned scale)
 {
 	struct drv_encoder_config ec = { 100, ss, scale };
-	struct drv_encoder *e;
-	assert_int_equal(drv_encoder_create(&ec, &e), 0);
 	struct drv_frame f;
-	build(fmt, &f);
 	const uint8_t *jpeg;
 	size_t len;
-	assert_int_equal(drv_encoder_encode(e, &f, &jpeg, &len), 0);
+	struct drv_encoder *e = encode_built(&ec, fmt, &f, &jpeg, &len);
 	print_message("%s subsampling %d scale 1/%u\n", drv_pixfmt_name(fmt), (int)ss, scale);
 	check_decoded(jpeg, len, scale, fmt != DRV_FMT_GREY);
 	/* the same buffers serve the next frame */
@@ -318,13 +326,10 @@ static void test_mjpeg(void **state)
 	make_reference();
 	struct drv_encoder_config ec;
 	drv_encoder_config_defaults(&ec);
-	struct drv_encoder *e;
-	assert_int_equal(drv_encoder_create(&ec, &e), 0);
 	struct drv_frame f;
-	build(DRV_FMT_YU12, &f);
 	const uint8_t *jpeg;
 	size_t len;
-	assert_int_equal(drv_encoder_encode(e, &f, &jpeg, &len), 0);
+	struct drv_encoder *e = encode_built(&ec, DRV_FMT_YU12, &f, &jpeg, &len);
 	uint8_t *copy = malloc(len + 8);
 	memcpy(copy, jpeg, len);
 	struct drv_frame m = { .fmt = DRV_FMT_MJPEG, .width = W, .height = H };
@@ -374,13 +379,10 @@ static void test_mjpeg_without_dht(void **state)
 	make_reference();
 	struct drv_encoder_config ec;
 	drv_encoder_config_defaults(&ec);
-	struct drv_encoder *e;
-	assert_int_equal(drv_encoder_create(&ec, &e), 0);
 	struct drv_frame f;
-	build(DRV_FMT_YUYV, &f);
 	const uint8_t *jpeg;
 	size_t len;
-	assert_int_equal(drv_encoder_encode(e, &f, &jpeg, &len), 0);
+	struct drv_encoder *e = encode_built(&ec, DRV_FMT_YUYV, &f, &jpeg, &len);
 	uint8_t *orig = malloc(len), *stripped = malloc(len);
 	memcpy(orig, jpeg, len);
 	/* copy without the DHT segments */
@@ -471,13 +473,10 @@ static void test_files_source(void **state)
 	make_reference();
 	struct drv_encoder_config ec;
 	drv_encoder_config_defaults(&ec);
-	struct drv_encoder *e;
-	assert_int_equal(drv_encoder_create(&ec, &e), 0);
 	struct drv_frame f;
-	build(DRV_FMT_YU12, &f);
 	const uint8_t *jpeg;
 	size_t len;
-	assert_int_equal(drv_encoder_encode(e, &f, &jpeg, &len), 0);
+	struct drv_encoder *e = encode_built(&ec, DRV_FMT_YU12, &f, &jpeg, &len);
 	snprintf(path, sizeof(path), "%s/c.jpg", dir);
 	assert_int_equal(ag_file_replace(path, jpeg, len, 0644), 0);
 	snprintf(path, sizeof(path), "%s/d.jpg", dir);
